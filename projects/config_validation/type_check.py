@@ -1,0 +1,147 @@
+"""Check every ``type`` in a config resolves and every key is accepted.
+
+Runs before any dataset or model is built: an unknown type name or a keyword
+that the resolved class does not take fails with the config key path and the
+closest valid names.
+"""
+import difflib
+import importlib
+import inspect
+
+from mmengine.registry import Registry
+from mmengine.registry import root as root_registries
+
+from .errors import ConfigError, suggest
+
+# Arguments the runner passes itself when building these objects.
+INJECTED = {'runner', 'dataloader', 'evaluator', 'optimizer', 'dataset',
+            'seed', 'module', 'name', 'params'}
+RESERVED = {'type', '_scope_', '_delete_'}
+
+
+def scope_registries(scope):
+    """The registries of ``scope`` (one per root registry), modules imported."""
+    try:
+        importlib.import_module(f'{scope}.registry')
+    except ImportError:
+        pass
+    found = []
+    for value in vars(root_registries).values():
+        if not isinstance(value, Registry):
+            continue
+        registry = value._children.get(scope, value)
+        registry.import_from_location()
+        found.append(registry)
+    return found
+
+
+def registered_names(registries):
+    """All names visible from ``registries`` (their own and their parents')."""
+    names = set()
+    for registry in registries:
+        while registry is not None:
+            names.update(registry.module_dict)
+            registry = registry.parent
+    return names
+
+
+def resolve(type_name, registries):
+    """Objects registered as ``type_name`` in any of ``registries``."""
+    found = []
+    for registry in registries:
+        try:
+            obj = registry.get(type_name)
+        except Exception:  # mmengine raises RuntimeError for unknown dotted paths
+            obj = None
+        if obj is not None and not any(obj is f for f in found):
+            found.append(obj)
+    if not found and '.' not in type_name:
+        # mmcv op specs such as dict(type='nms') or dict(type='RoIAlign').
+        ops = importlib.import_module('mmcv.ops')
+        if hasattr(ops, type_name):
+            found.append(getattr(ops, type_name))
+    return found
+
+
+def accepted_keywords(obj):
+    """Parameter names ``obj`` accepts, or None if it takes ``**kwargs``."""
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    params = sig.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+class TypeChecker:
+    """Walks a config and checks its ``type`` entries against the registries."""
+
+    def __init__(self, default_scope, source=''):
+        self.default_scope = default_scope or 'mmengine'
+        self.source = f'{source}: ' if source else ''
+        self._registries = {}
+
+    def registries(self, scope):
+        if scope not in self._registries:
+            self._registries[scope] = scope_registries(scope)
+        return self._registries[scope]
+
+    def check(self, node, path='', scope=None):
+        scope = scope or self.default_scope
+        if isinstance(node, dict):
+            scope = node.get('_scope_', scope)
+            if isinstance(node.get('type'), str):
+                self._check_typed(node, path, scope)
+            for key, value in node.items():
+                self.check(value, f'{path}.{key}' if path else str(key), scope)
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                self.check(value, f'{path}[{i}]', scope)
+
+    def _check_typed(self, node, path, scope):
+        registries = self.registries(scope)
+        type_name = node['type']
+        objs = resolve(type_name, registries)
+        if not objs:
+            hint = suggest(type_name.split('.')[-1], registered_names(registries))
+            raise ConfigError(
+                f"{self.source}key '{path}.type': '{type_name}' is not a "
+                f"registered type in scope '{scope}'.{hint}")
+        accepted = [accepted_keywords(obj) for obj in objs]
+        if any(a is None for a in accepted):
+            return
+        allowed = set().union(*accepted) | INJECTED | RESERVED
+        for key in node:
+            if key not in allowed:
+                raise ConfigError(
+                    f"{self.source}key '{path}.{key}': {type_name} takes no "
+                    f"argument '{key}'.{suggest(key, set().union(*accepted))}")
+
+
+def check_types(cfg, source=''):
+    """Raise :class:`ConfigError` for the first unknown type or argument."""
+    checker = TypeChecker(cfg.get('default_scope'), source)
+    checker.check(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg)
+
+
+def runner_keys():
+    """Top-level keys that ``Runner.from_cfg`` and the tools read."""
+    from mmengine.runner import Runner
+    keys = set(inspect.signature(Runner.__init__).parameters) - {'self'}
+    return keys | {'_base_', 'custom_imports', 'default_scope', 'launcher',
+                   'resume', 'load_from', 'runner_type', 'model_wrapper_cfg',
+                   'tta_model', 'tta_pipeline', 'log_level', 'work_dir'}
+
+
+def check_top_level(cfg, source=''):
+    """Reject top-level keys that look like a misspelt runner key."""
+    known = runner_keys()
+    for key in cfg.keys():
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.85)
+        if key not in known and close:
+            raise ConfigError(
+                f"{source + ': ' if source else ''}unknown top-level key "
+                f"'{key}', which the runner ignores. Did you mean '{close[0]}'?")

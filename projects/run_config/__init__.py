@@ -1,0 +1,7 @@
+"""Config loading shared by ``tools/train.py`` and ``tools/test.py``: the
+OpenMMLab command-line flags, overrides, validation and runner construction."""
+from .cli import add_common_args, error_exit
+from .loading import build_runner, load_config, write_json_atomic
+
+__all__ = ['add_common_args', 'error_exit', 'load_config', 'build_runner',
+           'write_json_atomic']

@@ -1,0 +1,51 @@
+"""Load a config with command-line overrides, validate it, build the runner."""
+import json
+import os
+import os.path as osp
+import tempfile
+
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import projects  # noqa: F401  (stack fixes before any config is read)
+
+
+def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
+    """``Config.fromfile`` + ``--cfg-options`` + work_dir and launcher.
+
+    Custom imports named by the config are imported by ``Config.fromfile``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path} does not exist')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
+def build_runner(cfg):
+    """The config's runner (``runner_type`` if set, else mmengine's Runner)."""
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def write_json_atomic(path, data):
+    """Write ``data`` as JSON so that ``path`` is never left half-written."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(data, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,20 @@
+"""Fixes for the pinned OpenMMLab stack on current torch and setuptools.
+
+Importing this package (``projects`` does) allow-lists mmengine's checkpoint
+types for ``torch.load(weights_only=True)`` and replaces mmengine's
+``pkg_resources`` package look-ups, so resume, ``load_checkpoint`` and
+``mmdet::`` config bases work on torch >= 2.6 and setuptools >= 82.
+"""
+from . import checkpoint_policy, package_lookup
+from .checkpoint_policy import UnsafeCheckpointError, load_checkpoint_file
+
+
+def install():
+    """Apply every fix (idempotent)."""
+    package_lookup.install()
+    checkpoint_policy.install()
+
+
+install()
+
+__all__ = ['install', 'load_checkpoint_file', 'UnsafeCheckpointError']

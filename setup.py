@@ -1,0 +1,31 @@
+"""VisionPlug: OpenMMLab plugins for backbones, SSL pre-training and searched losses."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def read_requirements(name):
+    """Requirement lines of ``requirements/<name>.txt`` (comments dropped)."""
+    lines = (HERE / 'requirements' / f'{name}.txt').read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith('#')]
+
+
+setup(
+    name='visionplug',
+    version='0.1.0',
+    description='Plugin toolbox for OpenMMLab: backbones, SSL algorithms, '
+    'searched losses and BEV detection',
+    long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.11,<3.12',
+    packages=find_packages(include=['projects', 'projects.*']),
+    include_package_data=True,
+    install_requires=read_requirements('runtime') + ['mmcv==2.1.0'],
+    extras_require={
+        'tests': read_requirements('tests'),
+        'optional': read_requirements('optional'),
+    },
+    license='Apache-2.0',
+)

@@ -1,0 +1,103 @@
+"""Bad configs, paths and annotation files fail fast with precise messages."""
+import json
+import shutil
+
+import pytest
+from mmengine.config import Config
+
+import projects  # noqa: F401
+from projects.config_validation import (ConfigError, check_coco_file,
+                                        check_data, check_top_level,
+                                        check_types, validate_config)
+
+RETINANET = ('configs/retinanet/'
+             'retinanet_r18_fpn_tiny_1xb8-300it_synthetic-coco.py')
+
+
+@pytest.fixture(scope='module')
+def det_cfg():
+    return Config.fromfile(RETINANET)
+
+
+def test_zoo_config_passes_type_checks(det_cfg):
+    check_top_level(det_cfg)
+    check_types(det_cfg, RETINANET)
+
+
+def test_unknown_type_names_key_and_suggests(det_cfg):
+    cfg = det_cfg.copy()
+    cfg.merge_from_dict({'model.backbone.type': 'ResNt'})
+    with pytest.raises(ConfigError) as err:
+        check_types(cfg, RETINANET)
+    msg = str(err.value)
+    assert "key 'model.backbone.type'" in msg and "'ResNt'" in msg
+    assert "'ResNet'" in msg and RETINANET in msg
+
+
+def test_unknown_argument_names_key_and_suggests(det_cfg):
+    cfg = det_cfg.copy()
+    cfg.merge_from_dict({'train_cfg.max_iter': 10})
+    with pytest.raises(ConfigError, match=r"key 'train_cfg.max_iter'.*"
+                       r"IterBasedTrainLoop.*Did you mean 'max_iters'"):
+        check_types(cfg)
+    cfg = det_cfg.copy()
+    cfg.merge_from_dict({'model.neck.num_out': 5})
+    with pytest.raises(ConfigError, match="'num_outs'"):
+        check_types(cfg)
+
+
+def test_misspelt_top_level_key(det_cfg):
+    cfg = det_cfg.copy()
+    cfg.merge_from_dict({'trian_cfg': dict(max_iters=3)})
+    with pytest.raises(ConfigError, match="'trian_cfg'.*'train_cfg'"):
+        check_top_level(cfg)
+
+
+def test_missing_data_root_names_path_and_generator(det_cfg, tmp_path,
+                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        check_data(det_cfg, ('train',), RETINANET)
+    msg = str(err.value)
+    assert "data_root 'data/synthetic_coco/'" in msg
+    assert "'train_dataloader.dataset.data_root'" in msg
+    assert 'make_synthetic.py' in msg
+
+
+def test_missing_image_folder(det_cfg, coco_root, tmp_path, monkeypatch):
+    root = tmp_path / 'data' / 'synthetic_coco'
+    shutil.copytree(coco_root, root)
+    monkeypatch.chdir(tmp_path)
+    validate_config(det_cfg, ('train', 'val'))
+    shutil.rmtree(root / 'val2017')
+    with pytest.raises(ConfigError, match=r"folder '.*val2017/?' of "
+                       r"'val_dataloader.dataset.data_prefix.img'"):
+        check_data(det_cfg, ('train', 'val'))
+
+
+def test_malformed_json_names_file_and_position(tmp_path):
+    path = tmp_path / 'instances.json'
+    path.write_text('{"images": [\n  {"id": 1,}\n]}')
+    with pytest.raises(ConfigError, match=rf'{path} is not valid JSON.*'
+                       r'line 2 column 13'):
+        check_coco_file(str(path))
+
+
+def test_bad_records_are_all_reported(coco_root, tmp_path):
+    doc = json.loads(
+        (coco_root / 'annotations/instances_val2017.json').read_text())
+    doc['annotations'][0]['bbox'] = [1, 2, 0, 5]
+    doc['annotations'][1]['category_id'] = 999
+    doc['annotations'][2]['bbox'] = [1, 2, 3]
+    del doc['images'][-1]['file_name']
+    path = tmp_path / 'bad.json'
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError) as err:
+        check_coco_file(str(path))
+    msg = str(err.value)
+    ids = [a['id'] for a in doc['annotations'][:3]]
+    assert f'annotation id {ids[0]}' in msg and 'non-positive size' in msg
+    assert f'annotation id {ids[1]}' in msg and 'category_id 999' in msg
+    assert f'annotation id {ids[2]}' in msg and '[x, y, w, h]' in msg
+    assert 'expected keys id, file_name, height, width' in msg
+    assert msg.startswith(f'annotation file {path} has ')

@@ -1,0 +1,77 @@
+"""mmengine checkpoints load with weights_only=True; foreign objects are refused."""
+import os
+import pickle
+
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer, MessageHub
+from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
+
+from projects.stack_compat import UnsafeCheckpointError, load_checkpoint_file
+
+
+class Exploit:
+    """Unpickling this would create a file (a stand-in for arbitrary code)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
+
+
+def mmengine_style_checkpoint(path):
+    """A checkpoint with what mmengine's Runner.save_checkpoint writes."""
+    hub = MessageHub('policy-test')
+    for v in (1.5, 2.5, 0.25):
+        hub.update_scalar('train/loss', v)
+    hub.update_info('iter', 3)
+    model = torch.nn.Linear(3, 2)
+    optim = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.ones(1, 3)).sum().backward()
+    optim.step()
+    checkpoint = dict(
+        meta=dict(epoch=0, iter=3, seed=0, cfg='model = dict()',
+                  dataset_meta=dict(classes=('a', 'b')),
+                  mmengine_version='0.10.7'),
+        state_dict=model.state_dict(), optimizer=optim.state_dict(),
+        message_hub=hub.state_dict(),
+        param_schedulers=[dict(base_lrs=[0.1], last_step=3)])
+    save_checkpoint(checkpoint, str(path))
+    return checkpoint
+
+
+def test_mmengine_checkpoint_loads_through_mmengine(tmp_path):
+    path = tmp_path / 'iter_3.pth'
+    saved = mmengine_style_checkpoint(path)
+    loaded = _load_checkpoint(str(path), map_location='cpu')
+    buffer = loaded['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buffer, HistoryBuffer)
+    assert buffer.mean() == pytest.approx((1.5 + 2.5 + 0.25) / 3)
+    assert loaded['meta']['dataset_meta'] == dict(classes=('a', 'b'))
+    torch.testing.assert_close(loaded['state_dict']['weight'],
+                               saved['state_dict']['weight'])
+    hub = MessageHub('policy-test-resumed')
+    hub.load_state_dict(loaded['message_hub'])
+    assert hub.get_info('iter') == 3
+
+
+def test_foreign_object_is_refused_and_not_executed(tmp_path):
+    marker = tmp_path / 'executed'
+    path = tmp_path / 'evil.pth'
+    torch.save(dict(state_dict={}, extra=Exploit(str(marker))), path)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        _load_checkpoint(str(path))
+    assert str(path) in str(err.value)
+    assert 'builtins.open' in str(err.value) or 'io.open' in str(err.value)
+    assert not marker.exists()
+
+
+def test_plain_pickle_and_missing_files_get_clear_errors(tmp_path):
+    path = tmp_path / 'legacy.pth'
+    with open(path, 'wb') as f:
+        pickle.dump({'a': os.getcwd}, f)  # old non-zip format with a global
+    with pytest.raises(pickle.UnpicklingError, match=str(path)):
+        load_checkpoint_file(str(path))
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        load_checkpoint_file(str(tmp_path / 'missing.pth'))

@@ -1,0 +1,97 @@
+"""Evaluate a checkpoint with the test split of a config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out preds.pkl]
+        [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher pytorch]
+
+The metrics are printed and written to ``<work_dir>/<timestamp>/metrics.json``.
+"""
+import argparse
+import inspect
+import os.path as osp
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from projects.run_config import (add_common_args, build_runner,  # noqa: E402
+                                 error_exit, load_config, write_json_atomic)
+from projects.run_config.cli import set_local_rank  # noqa: E402
+from projects.config_validation import validate_config  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump the predictions to this pickle')
+    parser.add_argument('--show-dir', help='write visualised predictions '
+                        'to this directory (inside the work dir)')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation (tta_model/tta_pipeline)')
+    add_common_args(parser)
+    args = parser.parse_args(argv)
+    set_local_rank(args)
+    return args
+
+
+def apply_test_flags(cfg, args):
+    """Apply the checkpoint, --out, --show-dir and --tta to ``cfg``."""
+    cfg.load_from = args.checkpoint
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must be a .pkl or .pickle file, got '
+                             f'{args.out}')
+        dump = 'DumpDetResults' if cfg.get('default_scope') == 'mmdet' \
+            else 'DumpResults'
+        evaluators = cfg.test_evaluator
+        if not isinstance(evaluators, (list, tuple)):
+            evaluators = [evaluators]
+        cfg.test_evaluator = list(evaluators) + [
+            dict(type=dump, out_file_path=args.out)]
+    if args.show_dir:
+        enable_visualization(cfg, args.show_dir)
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise KeyError('--tta needs tta_model and tta_pipeline in the '
+                           'config')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+
+
+def enable_visualization(cfg, show_dir):
+    """Turn on the config's visualization hook and point it at ``show_dir``."""
+    from mmengine.registry import HOOKS, init_default_scope
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if not hook:
+        raise KeyError('--show-dir needs default_hooks.visualization in the '
+                       'config')
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    params = inspect.signature(HOOKS.get(hook['type'])).parameters
+    hook['draw' if 'draw' in params else 'enable'] = True
+    hook['test_out_dir' if 'test_out_dir' in params else 'out_dir'] = show_dir
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                          args.launcher)
+        if not osp.isfile(args.checkpoint):
+            raise FileNotFoundError(f'checkpoint {args.checkpoint} does not '
+                                    'exist')
+        apply_test_flags(cfg, args)
+        validate_config(cfg, ('test',), source=args.config)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
+        error_exit(args.config, err)
+    runner = build_runner(cfg)
+    metrics = runner.test()
+    metrics = {k: float(v) if hasattr(v, '__float__') else v
+               for k, v in metrics.items()}
+    write_json_atomic(osp.join(runner.log_dir, 'metrics.json'), metrics)
+    print(f'metrics written to {osp.join(runner.log_dir, "metrics.json")}')
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
