@@ -1,10 +1,10 @@
 """Fail-fast validation of configs before any work starts: unknown types and
-arguments (with suggestions), misspelt runner keys, missing data roots,
+arguments (with suggestions), missing data roots,
 annotation files and image folders, malformed COCO annotation files."""
 from .annotations import check_coco_file, coco_problems
 from .data_paths import check_data
 from .errors import ConfigError
-from .type_check import check_top_level, check_types
+from .type_check import check_types
 
 
 def validate_config(cfg, splits=('train', 'val'), source=''):
@@ -15,10 +15,9 @@ def validate_config(cfg, splits=('train', 'val'), source=''):
         splits (tuple[str]): dataloaders whose data must exist.
         source (str): the config file, named in messages.
     """
-    check_top_level(cfg, source)
     check_types(cfg, source)
     check_data(cfg, splits, source)
 
 
-__all__ = ['ConfigError', 'validate_config', 'check_types', 'check_top_level',
+__all__ = ['ConfigError', 'validate_config', 'check_types',
            'check_data', 'check_coco_file', 'coco_problems']

@@ -4,7 +4,6 @@ Runs before any dataset or model is built: an unknown type name or a keyword
 that the resolved class does not take fails with the config key path and the
 closest valid names.
 """
-import difflib
 import importlib
 import inspect
 
@@ -64,7 +63,14 @@ def resolve(type_name, registries):
 
 
 def accepted_keywords(obj):
-    """Parameter names ``obj`` accepts, or None if it takes ``**kwargs``."""
+    """Parameter names ``obj`` accepts, or None if any keyword may be valid.
+
+    torch layers (``norm_cfg=dict(type='BN', requires_grad=True)``) are built
+    by mmcv's ``build_*_layer`` helpers, which consume extra keys, so their
+    arguments are not checked.
+    """
+    if getattr(obj, '__module__', '').startswith('torch.'):
+        return None
     try:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
@@ -126,22 +132,3 @@ def check_types(cfg, source=''):
     checker = TypeChecker(cfg.get('default_scope'), source)
     checker.check(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg)
 
-
-def runner_keys():
-    """Top-level keys that ``Runner.from_cfg`` and the tools read."""
-    from mmengine.runner import Runner
-    keys = set(inspect.signature(Runner.__init__).parameters) - {'self'}
-    return keys | {'_base_', 'custom_imports', 'default_scope', 'launcher',
-                   'resume', 'load_from', 'runner_type', 'model_wrapper_cfg',
-                   'tta_model', 'tta_pipeline', 'log_level', 'work_dir'}
-
-
-def check_top_level(cfg, source=''):
-    """Reject top-level keys that look like a misspelt runner key."""
-    known = runner_keys()
-    for key in cfg.keys():
-        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.85)
-        if key not in known and close:
-            raise ConfigError(
-                f"{source + ': ' if source else ''}unknown top-level key "
-                f"'{key}', which the runner ignores. Did you mean '{close[0]}'?")

@@ -20,10 +20,27 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds pickled objects outside the allow-list."""
 
 
+def history_buffer_getattr(owner, name):
+    """``getattr`` as allowed while unpickling: HistoryBuffer methods only.
+
+    A ``HistoryBuffer`` pickles its statistics methods (``HistoryBuffer.mean``
+    ...) as ``getattr(HistoryBuffer, 'mean')``; any other use is refused.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = {'min', 'max', 'current', 'mean',
+               *HistoryBuffer._statistics_methods}
+    if owner is HistoryBuffer and name in allowed:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(
+        f'getattr({getattr(owner, "__name__", type(owner).__name__)}, '
+        f'{name!r}) is not allowed in a checkpoint')
+
+
 def mmengine_checkpoint_types():
     """The classes and functions an mmengine checkpoint may reference."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    allowed = [HistoryBuffer, np.ndarray, np.dtype]
+    allowed = [HistoryBuffer, np.ndarray, np.dtype,
+               (history_buffer_getattr, 'builtins.getattr')]
     for name in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         try:
             module = importlib.import_module(name)

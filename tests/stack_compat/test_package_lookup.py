@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = 'configs/retinanet/retinanet_r18_fpn_tiny_1xb8-300it_synthetic-coco.py'
+CONFIG = 'configs/retinanet/retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py'
 SCRIPT = """
 import sys
 sys.modules['pkg_resources'] = None  # as with setuptools >= 82

@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = (
     dict(kind='coco', data='data/synthetic_coco', metric='coco/bbox_mAP',
          config='configs/retinanet/'
-         'retinanet_r18_fpn_tiny_1xb8-300it_synthetic-coco.py'),
+         'retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py'),
     dict(kind='ade20k', data='data/synthetic_ade20k', metric='mIoU',
-         config='configs/fcn/fcn_r18-d8_tiny_1xb8-300it_synthetic-ade20k.py'),
+         config='configs/upernet/upernet_r18_tiny_1xb4-200it_synthetic-ade20k.py'),
 )
 NUM_TRAIN, NUM_VAL = 400, 100
 
