@@ -17,6 +17,7 @@ from projects.run_config import (add_common_args, build_runner,  # noqa: E402
                                  error_exit, load_config, write_json_atomic)
 from projects.run_config.cli import set_local_rank  # noqa: E402
 from projects.config_validation import validate_config  # noqa: E402
+from projects.stack_compat import UnsafeCheckpointError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -85,7 +86,10 @@ def main(argv=None):
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
         error_exit(args.config, err)
     runner = build_runner(cfg)
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except UnsafeCheckpointError as err:
+        error_exit(args.config, err)
     metrics = {k: float(v) if hasattr(v, '__float__') else v
                for k, v in metrics.items()}
     write_json_atomic(osp.join(runner.log_dir, 'metrics.json'), metrics)

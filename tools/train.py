@@ -13,6 +13,7 @@ from projects.run_config import (add_common_args, build_runner,  # noqa: E402
                                  error_exit, load_config)
 from projects.run_config.cli import set_local_rank  # noqa: E402
 from projects.config_validation import validate_config  # noqa: E402
+from projects.stack_compat import UnsafeCheckpointError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -66,7 +67,10 @@ def main(argv=None):
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
         error_exit(args.config, err)
     runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except UnsafeCheckpointError as err:
+        error_exit(args.config, err)
 
 
 if __name__ == '__main__':

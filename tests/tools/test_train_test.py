@@ -5,11 +5,15 @@ real evaluators; the trained model must clearly beat the untrained one. Resume
 from a checkpoint must continue the loss curve exactly.
 """
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from tests.stack_compat.test_checkpoint_policy import Exploit
 
 ROOT = Path(__file__).resolve().parents[2]
 RETINANET = ROOT / ('configs/retinanet/'
@@ -84,6 +88,15 @@ def test_resume_continues_loss_curve(tmp_path):
                                                     rel=1e-5), it
         assert resumed[it]['lr'] == pytest.approx(full[it]['lr'], rel=1e-9)
 
+    # test.py flags on the same run: --out dumps one prediction per val
+    # image, --show-dir draws them.
+    tool(tmp_path, ROOT / 'tools/test.py', RETINANET, 'full/iter_6.pth',
+         '--work-dir', 'flags', '--out', 'preds.pkl', '--show-dir', 'vis')
+    with open(tmp_path / 'preds.pkl', 'rb') as f:
+        preds = pickle.load(f)
+    assert len(preds) == 4 and 'pred_instances' in preds[0]
+    assert len(list((tmp_path / 'flags').glob('*/vis/*.jpg'))) == 4
+
 
 def test_bad_input_fails_fast_with_message(tmp_path):
     proc = tool(tmp_path, ROOT / 'tools/train.py', RETINANET, check=False)
@@ -99,3 +112,22 @@ def test_bad_input_fails_fast_with_message(tmp_path):
     proc = tool(tmp_path, ROOT / 'tools/test.py', RETINANET, 'nope.pth',
                 check=False)
     assert proc.returncode == 2 and 'checkpoint nope.pth' in proc.stderr
+    (tmp_path / 'empty.pth').touch()
+    proc = tool(tmp_path, ROOT / 'tools/test.py', RETINANET, 'empty.pth',
+                '--tta', check=False)
+    assert proc.returncode == 2 and '--tta needs tta_model' in proc.stderr
+    proc = tool(tmp_path, ROOT / 'tools/train.py', RETINANET, '--amp',
+                check=False)
+    assert proc.returncode == 2 and '--amp needs a CUDA GPU' in proc.stderr
+
+
+def test_checkpoint_with_foreign_object_is_refused(tmp_path):
+    make_data(tmp_path, 'coco', 2, 1)
+    marker = tmp_path / 'executed'
+    torch.save(dict(state_dict={}, meta={}, extra=Exploit(str(marker))),
+               tmp_path / 'evil.pth')
+    proc = tool(tmp_path, ROOT / 'tools/test.py', RETINANET, 'evil.pth',
+                check=False)
+    assert proc.returncode == 2
+    assert 'refusing to load checkpoint evil.pth' in proc.stderr
+    assert not marker.exists()
