@@ -10,16 +10,6 @@ from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 from projects.stack_compat import UnsafeCheckpointError, load_checkpoint_file
 
 
-class Exploit:
-    """Unpickling this would create a file (a stand-in for arbitrary code)."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, 'w'))
-
-
 def mmengine_style_checkpoint(path):
     """A checkpoint with what mmengine's Runner.save_checkpoint writes."""
     hub = MessageHub('policy-test')
@@ -56,10 +46,8 @@ def test_mmengine_checkpoint_loads_through_mmengine(tmp_path):
     assert hub.get_info('iter') == 3
 
 
-def test_foreign_object_is_refused_and_not_executed(tmp_path):
-    marker = tmp_path / 'executed'
-    path = tmp_path / 'evil.pth'
-    torch.save(dict(state_dict={}, extra=Exploit(str(marker))), path)
+def test_foreign_object_is_refused_and_not_executed(exploit_checkpoint):
+    path, marker = exploit_checkpoint
     with pytest.raises(UnsafeCheckpointError) as err:
         _load_checkpoint(str(path))
     assert str(path) in str(err.value)

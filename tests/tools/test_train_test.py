@@ -11,9 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-
-from tests.stack_compat.test_checkpoint_policy import Exploit
 
 ROOT = Path(__file__).resolve().parents[2]
 RETINANET = ROOT / ('configs/retinanet/'
@@ -121,11 +118,10 @@ def test_bad_input_fails_fast_with_message(tmp_path):
     assert proc.returncode == 2 and '--amp needs a CUDA GPU' in proc.stderr
 
 
-def test_checkpoint_with_foreign_object_is_refused(tmp_path):
+def test_checkpoint_with_foreign_object_is_refused(tmp_path,
+                                                   exploit_checkpoint):
+    _, marker = exploit_checkpoint
     make_data(tmp_path, 'coco', 2, 1)
-    marker = tmp_path / 'executed'
-    torch.save(dict(state_dict={}, meta={}, extra=Exploit(str(marker))),
-               tmp_path / 'evil.pth')
     proc = tool(tmp_path, ROOT / 'tools/test.py', RETINANET, 'evil.pth',
                 check=False)
     assert proc.returncode == 2
