@@ -17,6 +17,8 @@ from projects.run_config import (add_common_args, build_runner,  # noqa: E402
                                  error_exit, load_config, write_json_atomic)
 from projects.run_config.cli import set_local_rank  # noqa: E402
 from projects.config_validation import validate_config  # noqa: E402
+from projects.config_validation.type_check import (  # noqa: E402
+    resolve, scope_registries)
 from projects.stack_compat import UnsafeCheckpointError  # noqa: E402
 
 
@@ -62,13 +64,13 @@ def apply_test_flags(cfg, args):
 
 def enable_visualization(cfg, show_dir):
     """Turn on the config's visualization hook and point it at ``show_dir``."""
-    from mmengine.registry import HOOKS, init_default_scope
     hook = cfg.get('default_hooks', {}).get('visualization')
     if not hook:
         raise KeyError('--show-dir needs default_hooks.visualization in the '
                        'config')
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    params = inspect.signature(HOOKS.get(hook['type'])).parameters
+    scope = hook.get('_scope_', cfg.get('default_scope', 'mmengine'))
+    (hook_cls, *_) = resolve(hook['type'], scope_registries(scope))
+    params = inspect.signature(hook_cls).parameters
     hook['draw' if 'draw' in params else 'enable'] = True
     hook['test_out_dir' if 'test_out_dir' in params else 'out_dir'] = show_dir
 

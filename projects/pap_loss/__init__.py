@@ -1,0 +1,12 @@
+"""Parameterized AP Loss (Tao et al., NeurIPS 2021) for mmdet."""
+from .functions import (PiecewisePoly, grad_scale_from_theta,
+                        theta_to_points)
+from .pap_loss import PAPFunctions, PAPLoss, grad_scale, pap_loss
+from .ranking import ranking_sum, step_count
+from .retina_head import (PAPRetinaHead, localization_quality,
+                          one_hot_targets)
+
+__all__ = ['PiecewisePoly', 'theta_to_points', 'grad_scale_from_theta',
+           'PAPFunctions', 'PAPLoss', 'pap_loss', 'grad_scale',
+           'ranking_sum', 'step_count', 'PAPRetinaHead',
+           'localization_quality', 'one_hot_targets']

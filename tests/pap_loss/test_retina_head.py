@@ -1,0 +1,55 @@
+"""PAPRetinaHead: one PAP loss over all levels, scaled box gradients."""
+import pytest
+import torch
+from mmdet.testing import demo_mm_inputs
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import projects.pap_loss  # noqa: F401
+from projects.pap_loss import one_hot_targets
+
+CONFIG = ('configs/retinanet/'
+          'retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py')
+
+
+def build(reg_weight, seed=0):
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.bbox_head.type = 'PAPRetinaHead'
+    cfg.model.bbox_head.reg_weight = reg_weight
+    cfg.model.bbox_head.loss_pap = dict(type='PAPLoss', form='linear')
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def grads(reg_weight):
+    model = build(reg_weight)
+    packed = demo_mm_inputs(2, [[3, 128, 128]] * 2, num_items=[3, 2],
+                            num_classes=4)
+    data = model.data_preprocessor(packed, True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert set(losses) == {'loss_pap'}
+    losses['loss_pap'].backward()
+    head = model.bbox_head
+    return (float(losses['loss_pap']), head.retina_cls.weight.grad.clone(),
+            head.retina_reg.weight.grad.clone())
+
+
+def test_box_gradient_scaled_classification_unchanged():
+    loss1, cls1, reg1 = grads(1.0)
+    loss4, cls4, reg4 = grads(4.1231)
+    assert 0 < loss1 < 2 and loss1 == pytest.approx(loss4)
+    torch.testing.assert_close(cls4, cls1)
+    torch.testing.assert_close(reg4, 4.1231 * reg1, rtol=1e-4, atol=1e-9)
+    assert reg1.abs().sum() > 0 and cls1.abs().sum() > 0
+
+
+def test_one_hot_targets():
+    labels = torch.tensor([2, 5, 0, 5])  # 5 = background for 5 classes
+    weights = torch.tensor([1., 1., 1., 0.])
+    targets = one_hot_targets(labels, weights, 5)
+    assert targets.tolist() == [[0, 0, 1, 0, 0], [0] * 5, [1, 0, 0, 0, 0],
+                                [-1] * 5]
