@@ -17,7 +17,8 @@ from torch import nn
 
 from .functions import (FUNCTION_NAMES, OFFICIAL_ROW_ORDER, PiecewisePoly,
                         theta_to_points)
-from .ranking import ranking_sum, sigmoid_sum, step_count
+from .ranking import (ranking_sum, ranking_sum_indexed, sigmoid_sum,
+                      step_count)
 
 HANDCRAFTED = ('linear', 'square', 'sigmoid')
 
@@ -76,10 +77,6 @@ class PAPFunctions:
             f'{n}={getattr(self, n)!r}' for n in FUNCTION_NAMES) + ')'
 
 
-def _rank_sum(fn, s_rows, w_rows, s_cols):
-    if fn == 'sigmoid':
-        return sigmoid_sum(s_rows, w_rows, s_cols)
-    return ranking_sum(s_rows, w_rows, s_cols, fn)
 
 
 def pap_loss(logits, targets, loc_quality, functions, num_topk=100000,
@@ -125,13 +122,19 @@ def pap_loss(logits, targets, loc_quality, functions, num_topk=100000,
     s_cols = flat_logits[pos_idx]
     u_cols = loc_quality[pos_idx // num_classes]
 
-    numer = _rank_sum(functions.H2, s_rows, w_rows, s_cols)
+    if functions.H2 == 'sigmoid':
+        numer = sigmoid_sum(s_rows, w_rows, s_cols)
+    else:
+        numer = ranking_sum_indexed(flat_logits, w_rows, row_idx, pos_idx,
+                                    functions.H2)
     with torch.no_grad():
         if functions.H1 is None:
             denom = step_count(s_rows, s_cols)
+        elif functions.H1 == 'sigmoid':
+            denom = sigmoid_sum(s_rows, torch.ones_like(s_rows), s_cols)
         else:
-            denom = _rank_sum(functions.H1, s_rows.detach(),
-                              torch.ones_like(s_rows), s_cols.detach())
+            denom = ranking_sum(s_rows, torch.ones_like(s_rows), s_cols,
+                                functions.H1)
     per_pos = (1 - functions.I1(u_cols)) + \
         functions.I3(u_cols) * numer / denom.clamp_min(eps)
     return per_pos.sum() / (pos_idx.numel() + 1e-8)

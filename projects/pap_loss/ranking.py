@@ -18,11 +18,15 @@ import torch
 def _windows(ys, t, breaks):
     """Row index bounds ``[P, S + 1]``: window k is ``[idx[:, k], idx[:, k+1])``.
 
-    Segment k holds the rows with ``b_k <= y_j + t_i < b_k+1``; rows from
-    ``idx[:, S]`` on have ``x >= 1`` (saturated at H(1)).
+    Segment k holds the rows with ``b_k <= y_j + t_i < b_k+1``, the last one
+    also ``x = 1`` (the clipped gap's subgradient convention of autograd's
+    ``clamp``); rows from ``idx[:, S]`` on have ``x > 1`` (saturated, H(1)).
     """
-    bounds = breaks[None, :] - t[:, None]
-    return torch.searchsorted(ys, bounds.contiguous(), side='left')
+    bounds = (breaks[None, :] - t[:, None]).contiguous()
+    idx = torch.searchsorted(ys, bounds, side='left')
+    idx[:, -1] = torch.searchsorted(ys, bounds[:, -1].contiguous(),
+                                    side='right')
+    return idx
 
 
 def _prefix(values):
@@ -39,13 +43,19 @@ def _spread(idx, per_segment, top, length):
 
 
 class RankingSum(torch.autograd.Function):
-    """Differentiable ``N_i = sum_j H(x_ji) w_j`` for a PiecewisePoly ``H``."""
+    """Differentiable ``N_i = sum_j H(x_ji) w_j`` for a PiecewisePoly ``H``.
+
+    Rows and columns are gathered from one logit tensor, so that an entry's
+    row and column gradients (large, opposite terms) are added in float64 and
+    cast once.
+    """
 
     @staticmethod
-    def forward(ctx, s_rows, w_rows, s_cols, fn):
-        ys, order = torch.sort(s_rows.detach().double() / 2)
+    def forward(ctx, logits, w_rows, row_idx, col_idx, fn):
+        values = logits.detach().double()
+        ys, order = torch.sort(values[row_idx] / 2)
         ws = w_rows.detach().double()[order]
-        t = (1 - s_cols.detach().double()) / 2
+        t = (1 - values[col_idx]) / 2
         breaks = torch.tensor(fn.breaks, dtype=torch.float64,
                               device=ys.device)
         coeffs = torch.tensor(fn.coeffs, dtype=torch.float64, device=ys.device)
@@ -59,30 +69,38 @@ class RankingSum(torch.autograd.Function):
         h_one = float(coeffs[-1].sum())  # H(1)
         top = sums[0][-1] - sums[0][idx[:, -1]]
         out = (a * win[0] + b * win[1] + c2 * win[2]).sum(1) + h_one * top
-        ctx.save_for_backward(ys, ws, order, idx, a, b, c2, win[0], win[1])
+        ctx.save_for_backward(ys, ws, order, idx, a, b, c2, win[0], win[1],
+                              row_idx, col_idx)
         ctx.h_one = h_one
-        return out.to(s_rows.dtype)
+        ctx.numel = logits.numel()
+        return out.to(logits.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        ys, ws, order, idx, a, b, c2, win0, win1 = ctx.saved_tensors
+        (ys, ws, order, idx, a, b, c2, win0, win1, row_idx,
+         col_idx) = ctx.saved_tensors
         g = grad_out.double()[:, None]
         length = ys.numel()
         top = grad_out.double() * ctx.h_one
+        zero = torch.zeros_like(top)
         d0 = _spread(idx, g * a, top, length)
-        d1 = _spread(idx, g * b, torch.zeros_like(top), length)
-        d2 = _spread(idx, (g * c2).expand_as(a), torch.zeros_like(top), length)
-        grad_w_sorted = d0 + d1 * ys + d2 * ys * ys
-        grad_y_sorted = ws * (d1 + 2 * d2 * ys)
-        grad_rows_w = torch.empty_like(grad_w_sorted)
-        grad_rows_w[order] = grad_w_sorted
-        grad_rows_s = torch.empty_like(grad_y_sorted)
-        grad_rows_s[order] = grad_y_sorted / 2  # dy/ds = 1/2
-        grad_t = (g * (b * win0 + 2 * c2 * win1)).sum(1)
-        grad_cols = -grad_t / 2  # dt/ds = -1/2
+        d1 = _spread(idx, g * b, zero, length)
+        d2 = _spread(idx, (g * c2).expand_as(a), zero, length)
+        grad_w = torch.empty_like(d0)
+        grad_w[order] = d0 + d1 * ys + d2 * ys * ys
+        grad_logits = ys.new_zeros(ctx.numel)
+        # rows: dy/ds = 1/2; columns: dt/ds = -1/2
+        grad_logits.index_add_(0, row_idx[order], ws * (d1 + 2 * d2 * ys) / 2)
+        grad_logits.index_add_(0, col_idx,
+                               -(g * (b * win0 + 2 * c2 * win1)).sum(1) / 2)
         dtype = grad_out.dtype
-        return (grad_rows_s.to(dtype), grad_rows_w.to(dtype),
-                grad_cols.to(dtype), None)
+        return grad_logits.to(dtype), grad_w.to(dtype), None, None, None
+
+
+def ranking_sum_indexed(logits, w_rows, row_idx, col_idx, fn):
+    """:func:`ranking_sum` with rows ``logits[row_idx]`` and columns
+    ``logits[col_idx]`` of one flat logit tensor."""
+    return RankingSum.apply(logits, w_rows, row_idx, col_idx, fn)
 
 
 def ranking_sum(s_rows, w_rows, s_cols, fn):
@@ -97,7 +115,10 @@ def ranking_sum(s_rows, w_rows, s_cols, fn):
     Returns:
         Tensor: [P], differentiable in all three tensors.
     """
-    return RankingSum.apply(s_rows, w_rows, s_cols, fn)
+    k = s_rows.numel()
+    idx = torch.arange(k + s_cols.numel(), device=s_rows.device)
+    return RankingSum.apply(torch.cat([s_rows, s_cols]), w_rows, idx[:k],
+                            idx[k:], fn)
 
 
 @torch.no_grad()

@@ -47,6 +47,21 @@ def test_fast_equals_dense_float64(name, num_topk):
     assert fast[1].abs().sum() > 0 and fast[2].abs().sum() > 0
 
 
+@pytest.mark.parametrize('name', ['released', 'linear'])
+def test_ties_at_clip_boundaries_follow_autograd(name):
+    # logits on a 0.5 grid: many gaps of exactly +-1 (x = 1 or 0) and 0
+    logits, targets, quality = batch()
+    logits = (logits.detach() * 2).round().div(2).requires_grad_()
+    out = []
+    for fn in (pap_loss, pap_loss_dense):
+        lg = logits.detach().clone().requires_grad_()
+        q = quality.detach().clone().requires_grad_()
+        fn(lg, targets, q, FUNCTIONS[name]).backward()
+        out.append((lg.grad, q.grad))
+    for a, b in zip(*out):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize('name', ['released', 'square'])
 def test_fast_equals_dense_float32(name):
     fast = value_and_grads(pap_loss, FUNCTIONS[name], torch.float32, 100000)

@@ -3,11 +3,13 @@
     python tools/analysis_tools/benchmark_pap_loss.py [--positives 100 500 2000]
         [--topk 100000] [--classes 80] [--threads 1] [--repeat 3]
 
-Each (implementation, |P|) case runs forward + backward in its own process
-(one thread by default), so its peak memory is its own: the peak resident set
-minus the resident set after the inputs were built. The table gives times,
-peaks, their ratios and the largest relative differences of the loss and of
-its gradients between the two implementations, all from this one run.
+Each (implementation, |P|) case runs forward + backward in float32 in its own
+process (one thread by default), so its peak memory is its own: the peak
+resident set minus the resident set after the inputs were built and a small
+warm-up call. The table gives times, peaks, their ratios and the largest
+relative differences (to the largest magnitude) of the loss and its gradients
+against the dense formulation in float64 (the accurate reference, up to
+``--ref-max-positives``; the dense float32 run beyond), all from this one run.
 """
 import argparse
 import json
@@ -46,6 +48,7 @@ def make_inputs(num_pos, num_topk, num_classes, seed=0):
 
 
 def worker(impl, num_pos, args, out_file):
+    """Time one implementation (``fast``, ``dense`` or ``dense64``)."""
     import torch
 
     from projects.pap_loss import PAPFunctions, pap_loss
@@ -53,8 +56,12 @@ def worker(impl, num_pos, args, out_file):
     from projects.pap_loss.released_params import RETINANET
     torch.set_num_threads(args.threads)
     fn = pap_loss if impl == 'fast' else pap_loss_dense
+    dtype = torch.float64 if impl == 'dense64' else torch.float32
     functions = PAPFunctions.from_ctrl_points(RETINANET['ctrl_points'])
+    small = make_inputs(4, 1000, args.classes)  # warm-up: lazy kernels
+    fn(small[0].requires_grad_(), small[1], small[2], functions).backward()
     logits, targets, quality = make_inputs(num_pos, args.topk, args.classes)
+    logits, quality = logits.to(dtype), quality.to(dtype)
     base = rss_kb()
     times = []
     for _ in range(args.repeat):
@@ -93,6 +100,8 @@ def main():
     parser.add_argument('--classes', type=int, default=80)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--ref-max-positives', type=int, default=500,
+                        help='largest |P| with a float64 dense reference')
     parser.add_argument('--worker', nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -103,33 +112,39 @@ def main():
     print(f'K={args.topk} rows, {args.classes} classes, {args.threads} '
           f'thread(s), forward+backward, best of {args.repeat}')
     print('| |P| | dense time | fast time | speed-up | dense peak | fast peak '
-          '| memory ratio | rel. diff loss / dlogits / dquality |')
-    print('|---|---|---|---|---|---|---|---|')
+          '| memory ratio | reference | rel. diff fast: loss / dlogits / '
+          'dquality | rel. diff dense float32 |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
+    keys = ('loss', 'grad_logits', 'grad_quality')
     with tempfile.TemporaryDirectory() as tmp:
         for num_pos in args.positives:
-            res, files = {}, {}
-            for impl in ('dense', 'fast'):
-                files[impl] = os.path.join(tmp, f'{impl}_{num_pos}.pt')
-                res[impl], err = run_case(impl, num_pos, args, files[impl])
+            impls = ['dense', 'fast']
+            if num_pos <= args.ref_max_positives:
+                impls.append('dense64')
+            res, out = {}, {}
+            for impl in impls:
+                path = os.path.join(tmp, f'{impl}_{num_pos}.pt')
+                res[impl], err = run_case(impl, num_pos, args, path)
                 if err:
                     print(f'{impl} |P|={num_pos} failed: {err}')
+                else:
+                    out[impl] = torch.load(path)
             dense, fast = res['dense'], res['fast']
-            if not fast:
+            if not (dense and fast):
                 continue
-            if dense:
-                a, b = torch.load(files['fast']), torch.load(files['dense'])
-                diffs = ' / '.join(f'{max_rel_diff(a[k], b[k]):.1e}' for k in
-                                   ('loss', 'grad_logits', 'grad_quality'))
-                print(f"| {num_pos} | {dense['time']:.3f} s | "
-                      f"{fast['time']:.4f} s | "
-                      f"{dense['time'] / fast['time']:.0f}x | "
-                      f"{dense['peak_mb']:.0f} MB | {fast['peak_mb']:.1f} MB | "
-                      f"{dense['peak_mb'] / max(fast['peak_mb'], 0.1):.0f}x | "
-                      f'{diffs} |')
-            else:
-                print(f"| {num_pos} | - | {fast['time']:.4f} s | - | - | "
-                      f"{fast['peak_mb']:.1f} MB | - | - |")
+            ref = 'dense64' if 'dense64' in out else 'dense'
 
+            def diffs(impl):
+                return ' / '.join(f'{max_rel_diff(out[impl][k].double(), out[ref][k].double()):.1e}'
+                                  for k in keys)
+            print(f"| {num_pos} | {dense['time']:.3f} s | "
+                  f"{fast['time']:.4f} s | "
+                  f"{dense['time'] / fast['time']:.0f}x | "
+                  f"{dense['peak_mb']:.0f} MB | {fast['peak_mb']:.1f} MB | "
+                  f"{dense['peak_mb'] / max(fast['peak_mb'], 0.1):.0f}x | "
+                  f"{'float64' if ref == 'dense64' else 'float32'} dense | "
+                  f"{diffs('fast')} | "
+                  f"{diffs('dense') if ref == 'dense64' else '-'} |")
 
 if __name__ == '__main__':
     main()
