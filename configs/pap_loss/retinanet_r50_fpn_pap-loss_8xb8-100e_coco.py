@@ -5,21 +5,13 @@ _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['projects.pap_loss'],
                       allow_failed_imports=False)
 
-# released RetinaNet functions (rows H2, I2, I3, I1, H1) and box scale
-ctrl_points = [
-    [0.4182, 0.0277, 0.4948, 0.2187, 0.6882, 0.2624, 0.802, 0.6688],
-    [0.1279, 0.3696, 0.3056, 0.4708, 0.5198, 0.529, 0.6983, 0.6709],
-    [0.0931, 0.0289, 0.3607, 0.5585, 0.4823, 0.7131, 0.6291, 0.8162],
-    [0.4914, 0.1499, 0.5492, 0.1664, 0.6259, 0.3051, 0.7945, 0.6195],
-    [0.413, 0.0798, 0.4356, 0.3571, 0.5361, 0.7063, 0.8097, 0.9083],
-]
 model = dict(
     bbox_head=dict(
         type='PAPRetinaHead',
         anchor_generator=dict(scales_per_octave=2),
-        reg_weight=4.1231,
+        reg_weight=4.1231,  # released RetinaNet box gradient scale
         reg_input='giou',
-        loss_pap=dict(type='PAPLoss', ctrl_points=ctrl_points,
+        loss_pap=dict(type='PAPLoss', released='retinanet',
                       num_topk=100000)),
     test_cfg=dict(score_thr=0.05))
 

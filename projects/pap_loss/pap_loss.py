@@ -17,6 +17,7 @@ from torch import nn
 
 from .functions import (FUNCTION_NAMES, OFFICIAL_ROW_ORDER, PiecewisePoly,
                         theta_to_points)
+from .released_params import RELEASED
 from .ranking import (ranking_sum, ranking_sum_indexed, sigmoid_sum,
                       step_count)
 
@@ -163,24 +164,34 @@ class PAPLoss(nn.Module):
 
     Args:
         ctrl_points (list, optional): official control-point rows (H2, I2,
-            I3, I1[, H1]), e.g. a released parameter set.
+            I3, I1[, H1]).
         theta (list, optional): search parameters ``[5, 8]`` instead.
-        form (str): ``'searched'`` (needs ``ctrl_points`` or ``theta``) or a
-            hand-crafted form: ``'linear'``, ``'square'``, ``'sigmoid'``.
+        released (str, optional): a released parameter set by name:
+            ``'retinanet'``, ``'faster_rcnn_rpn'`` or ``'faster_rcnn_rcnn'``
+            (:mod:`.released_params`).
+        form (str): ``'searched'`` (needs exactly one of the three above) or
+            a hand-crafted form: ``'linear'``, ``'square'``, ``'sigmoid'``.
         num_topk (int): rows kept (1e5 as released).
         loss_weight (float): multiplies the loss.
     """
 
-    def __init__(self, ctrl_points=None, theta=None, form='searched',
-                 num_topk=100000, loss_weight=1.0):
+    def __init__(self, ctrl_points=None, theta=None, released=None,
+                 form='searched', num_topk=100000, loss_weight=1.0):
         super().__init__()
         if form == 'searched':
-            if (ctrl_points is None) == (theta is None):
+            given = [a is not None for a in (ctrl_points, theta, released)]
+            if sum(given) != 1:
                 raise ValueError('form="searched" needs exactly one of '
-                                 'ctrl_points and theta')
-            self.functions = (PAPFunctions.from_ctrl_points(ctrl_points)
-                              if ctrl_points is not None else
-                              PAPFunctions.from_theta(theta))
+                                 'ctrl_points, theta and released')
+            if released is not None:
+                if released not in RELEASED:
+                    raise ValueError(f'unknown released parameters '
+                                     f'{released!r}; expected one of '
+                                     f'{sorted(RELEASED)}')
+                ctrl_points = RELEASED[released]['ctrl_points']
+            self.functions = (PAPFunctions.from_theta(theta)
+                              if theta is not None else
+                              PAPFunctions.from_ctrl_points(ctrl_points))
         else:
             self.functions = PAPFunctions.handcrafted(form)
         self.form = form

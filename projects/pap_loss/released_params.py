@@ -35,3 +35,6 @@ FASTER_RCNN_RCNN = dict(
         [0.1551, 0.2675, 0.4902, 0.3957, 0.7245, 0.5095, 0.8068, 0.8720],
     ],
     reg_weight=7.1324)
+
+RELEASED = dict(retinanet=RETINANET, faster_rcnn_rpn=FASTER_RCNN_RPN,
+                faster_rcnn_rcnn=FASTER_RCNN_RCNN)

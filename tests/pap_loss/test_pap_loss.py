@@ -113,6 +113,10 @@ def test_module_and_edge_cases():
         PAPLoss()
     with pytest.raises(ValueError, match='unknown form'):
         PAPLoss(form='cubic')
+    with pytest.raises(ValueError, match="unknown released parameters 'ssd'"):
+        PAPLoss(released='ssd')
+    by_name = PAPLoss(released='retinanet').functions.H2
+    assert by_name.coeffs == FUNCTIONS['released'].H2.coeffs
     loss = PAPLoss(theta=[[0.2, 0.2, 0.25, 0.25, 1 / 3, 1 / 3, 0.5, 0.5]] * 5,
                    loss_weight=2.0)
     logits, targets, quality = batch()

@@ -53,3 +53,24 @@ def test_one_hot_targets():
     targets = one_hot_targets(labels, weights, 5)
     assert targets.tolist() == [[0, 0, 1, 0, 0], [0] * 5, [1, 0, 0, 0, 0],
                                 [-1] * 5]
+
+
+@pytest.mark.parametrize('config', [
+    'configs/pap_loss/retinanet_r18_fpn_pap-loss_tiny_1xb4-300it_'
+    'synthetic-coco.py',
+    'configs/pap_loss/retinanet_r50_fpn_pap-loss_8xb8-100e_coco.py'])
+def test_zoo_configs_build_released_head(config):
+    from mmdet.registry import MODELS
+
+    from projects.config_validation import check_types
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(config)
+    check_types(cfg, config)
+    cfg.model.backbone.init_cfg = None
+    head = MODELS.build(cfg.model).bbox_head
+    assert type(head).__name__ == 'PAPRetinaHead'
+    assert head.reg_weight == pytest.approx(4.1231)
+    x = torch.tensor([0.1, 0.5, 0.9])
+    torch.testing.assert_close(head.loss_pap.functions.H2(x),
+                               torch.tensor([0.007, 0.220, 0.833]),
+                               atol=1e-3, rtol=0)
