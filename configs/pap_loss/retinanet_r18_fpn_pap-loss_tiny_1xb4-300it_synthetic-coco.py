@@ -8,5 +8,7 @@ custom_imports = dict(imports=['projects.pap_loss'],
 model = dict(
     bbox_head=dict(
         type='PAPRetinaHead',
-        reg_weight=4.1231,  # released RetinaNet box gradient scale
-        loss_pap=dict(type='PAPLoss', released='retinanet')))
+        reg_weight=4.1231,  # reg_weight of params/retinanet.json
+        loss_pap=dict(
+            type='PAPLoss',
+            params_file='projects/pap_loss/params/retinanet.json')))

@@ -9,10 +9,10 @@ model = dict(
     bbox_head=dict(
         type='PAPRetinaHead',
         anchor_generator=dict(scales_per_octave=2),
-        reg_weight=4.1231,  # released RetinaNet box gradient scale
+        reg_weight=4.1231,  # reg_weight of params/retinanet.json
         reg_input='giou',
-        loss_pap=dict(type='PAPLoss', released='retinanet',
-                      num_topk=100000)),
+        loss_pap=dict(type='PAPLoss', num_topk=100000,
+                      params_file='projects/pap_loss/params/retinanet.json')),
     test_cfg=dict(score_thr=0.05))
 
 input_size = 512

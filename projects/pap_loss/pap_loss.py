@@ -17,7 +17,7 @@ from torch import nn
 
 from .functions import (FUNCTION_NAMES, OFFICIAL_ROW_ORDER, PiecewisePoly,
                         theta_to_points)
-from .released_params import RELEASED
+from .params import load_params
 from .ranking import (ranking_sum, ranking_sum_indexed, sigmoid_sum,
                       step_count)
 
@@ -166,29 +166,26 @@ class PAPLoss(nn.Module):
         ctrl_points (list, optional): official control-point rows (H2, I2,
             I3, I1[, H1]).
         theta (list, optional): search parameters ``[5, 8]`` instead.
-        released (str, optional): a released parameter set by name:
-            ``'retinanet'``, ``'faster_rcnn_rpn'`` or ``'faster_rcnn_rcnn'``
-            (:mod:`.released_params`).
+        params_file (str, optional): a parameter file (JSON, see
+            :mod:`.params`), e.g. ``projects/pap_loss/params/retinanet.json``
+            (relative paths are tried from the working directory, then from
+            the repository root).
         form (str): ``'searched'`` (needs exactly one of the three above) or
             a hand-crafted form: ``'linear'``, ``'square'``, ``'sigmoid'``.
         num_topk (int): rows kept (1e5 as released).
         loss_weight (float): multiplies the loss.
     """
 
-    def __init__(self, ctrl_points=None, theta=None, released=None,
+    def __init__(self, ctrl_points=None, theta=None, params_file=None,
                  form='searched', num_topk=100000, loss_weight=1.0):
         super().__init__()
         if form == 'searched':
-            given = [a is not None for a in (ctrl_points, theta, released)]
+            given = [a is not None for a in (ctrl_points, theta, params_file)]
             if sum(given) != 1:
                 raise ValueError('form="searched" needs exactly one of '
-                                 'ctrl_points, theta and released')
-            if released is not None:
-                if released not in RELEASED:
-                    raise ValueError(f'unknown released parameters '
-                                     f'{released!r}; expected one of '
-                                     f'{sorted(RELEASED)}')
-                ctrl_points = RELEASED[released]['ctrl_points']
+                                 'ctrl_points, theta and params_file')
+            if params_file is not None:
+                ctrl_points, _ = load_params(params_file)
             self.functions = (PAPFunctions.from_theta(theta)
                               if theta is not None else
                               PAPFunctions.from_ctrl_points(ctrl_points))

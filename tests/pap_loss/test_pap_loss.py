@@ -4,7 +4,7 @@ import torch
 
 from projects.pap_loss import PAPFunctions, PAPLoss, pap_loss, ranking_sum
 from projects.pap_loss.reference import pap_loss_dense
-from projects.pap_loss.released_params import RETINANET
+from projects.pap_loss.params import load_params
 
 
 def batch(n=300, c=5, pos_frac=0.1, dtype=torch.float64, seed=0):
@@ -20,9 +20,10 @@ def batch(n=300, c=5, pos_frac=0.1, dtype=torch.float64, seed=0):
     return logits.requires_grad_(), targets, quality.requires_grad_()
 
 
+RETINANET, _ = load_params('projects/pap_loss/params/retinanet.json')
 FUNCTIONS = {
-    'released': PAPFunctions.from_ctrl_points(RETINANET['ctrl_points']),
-    'step-H1': PAPFunctions.from_ctrl_points(RETINANET['ctrl_points'][:4]),
+    'released': PAPFunctions.from_ctrl_points(RETINANET),
+    'step-H1': PAPFunctions.from_ctrl_points(RETINANET[:4]),
     'linear': PAPFunctions.handcrafted('linear'),
     'square': PAPFunctions.handcrafted('square'),
     'sigmoid': PAPFunctions.handcrafted('sigmoid'),
@@ -113,10 +114,8 @@ def test_module_and_edge_cases():
         PAPLoss()
     with pytest.raises(ValueError, match='unknown form'):
         PAPLoss(form='cubic')
-    with pytest.raises(ValueError, match="unknown released parameters 'ssd'"):
-        PAPLoss(released='ssd')
-    by_name = PAPLoss(released='retinanet').functions.H2
-    assert by_name.coeffs == FUNCTIONS['released'].H2.coeffs
+    with pytest.raises(FileNotFoundError, match='missing.json does not'):
+        PAPLoss(params_file='missing.json')
     loss = PAPLoss(theta=[[0.2, 0.2, 0.25, 0.25, 1 / 3, 1 / 3, 0.5, 0.5]] * 5,
                    loss_weight=2.0)
     logits, targets, quality = batch()

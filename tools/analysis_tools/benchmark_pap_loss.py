@@ -53,11 +53,12 @@ def worker(impl, num_pos, args, out_file):
 
     from projects.pap_loss import PAPFunctions, pap_loss
     from projects.pap_loss.reference import pap_loss_dense
-    from projects.pap_loss.released_params import RETINANET
+    from projects.pap_loss.params import load_params
     torch.set_num_threads(args.threads)
     fn = pap_loss if impl == 'fast' else pap_loss_dense
     dtype = torch.float64 if impl == 'dense64' else torch.float32
-    functions = PAPFunctions.from_ctrl_points(RETINANET['ctrl_points'])
+    functions = PAPFunctions.from_ctrl_points(
+        load_params('projects/pap_loss/params/retinanet.json')[0])
     small = make_inputs(4, 1000, args.classes)  # warm-up: lazy kernels
     fn(small[0].requires_grad_(), small[1], small[2], functions).backward()
     logits, targets, quality = make_inputs(num_pos, args.topk, args.classes)
