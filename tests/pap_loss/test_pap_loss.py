@@ -129,3 +129,63 @@ def test_module_and_edge_cases():
     assert float(out) == 0 and logits.grad.abs().sum() == 0
     with pytest.raises(ValueError, match=r'loc_quality \[N\]'):
         pap_loss(logits, targets, quality[:5], loss.functions)
+
+
+def test_perfect_detector_gives_zero():
+    # positives >= 1 logit above every negative, perfect localisation
+    logits, targets, quality = batch()
+    logits = torch.where(targets == 1, 3.0, -3.0).double().requires_grad_()
+    quality = torch.ones_like(quality)
+    for name in ('released', 'linear', 'square'):
+        loss = pap_loss(logits, targets, quality, FUNCTIONS[name])
+        assert float(loss) == pytest.approx(0.0, abs=1e-12), name
+
+
+def test_invariances():
+    logits, targets, quality = batch(seed=5)
+    fns = FUNCTIONS['released']
+    base = float(pap_loss(logits, targets, quality, fns))
+    assert float(pap_loss(logits + 7.25, targets, quality, fns)) == \
+        pytest.approx(base, rel=1e-12)  # shift
+    perm = torch.randperm(logits.shape[0],
+                          generator=torch.Generator().manual_seed(0))
+    assert float(pap_loss(logits[perm], targets[perm], quality[perm],
+                          fns)) == pytest.approx(base, rel=1e-12)
+    ignored = targets == -1
+    scrambled = torch.where(ignored, torch.randn_like(logits) * 50, logits)
+    assert float(pap_loss(scrambled, targets, quality, fns)) == \
+        pytest.approx(base, rel=1e-12)  # ignored entries do not count
+    assert float(pap_loss(logits, targets, quality, fns, num_topk=10**9)) \
+        == pytest.approx(base, rel=1e-12)
+
+
+def test_gradient_signs():
+    # raising a negative never lowers the loss; ignored entries get none
+    logits, targets, quality = batch(seed=6)
+    pap_loss(logits, targets, quality, FUNCTIONS['released']).backward()
+    neg = logits.grad[targets == 0]
+    assert (neg >= 0).all() and (neg > 0).any()
+    assert (logits.grad[targets == -1] == 0).all()
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_finite_gradients_random_monotone_parameters(seed):
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.rand(5, 8, generator=g, dtype=torch.float64)
+    theta[0, 2] = 0.0  # zero-width segment in H2
+    theta[4, 4:6] = 1.0  # H1 reaches (1, 1) early: saturated tail
+    loss = PAPLoss(theta=theta)
+    cases = [batch(seed=seed), batch(n=40, c=3, pos_frac=0.0, seed=seed)]
+    logits, targets, quality = cases[1]
+    targets[0] = 0
+    targets[0, 1] = 1  # a single positive
+    cases[1] = (logits, targets, quality)
+    far = batch(seed=seed)
+    far_logits = torch.where(far[1] == 1, 10.0, -10.0).double()
+    cases.append((far_logits.requires_grad_(), far[1], far[2]))
+    for logits, targets, quality in cases:
+        out = loss(logits, targets, quality)
+        out.backward()
+        assert torch.isfinite(out)
+        assert torch.isfinite(logits.grad).all()
+        assert torch.isfinite(quality.grad).all()
