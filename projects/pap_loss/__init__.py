@@ -3,10 +3,11 @@ from .functions import (PiecewisePoly, grad_scale_from_theta,
                         theta_to_points)
 from .pap_loss import PAPFunctions, PAPLoss, grad_scale, pap_loss
 from .ranking import ranking_sum, step_count
-from .retina_head import (PAPRetinaHead, localization_quality,
-                          one_hot_targets)
+from .anchor_heads import (PAPAnchorLoss, PAPRetinaHead, PAPRPNHead,
+                           localization_quality, one_hot_targets)
 
 __all__ = ['PiecewisePoly', 'theta_to_points', 'grad_scale_from_theta',
            'PAPFunctions', 'PAPLoss', 'pap_loss', 'grad_scale',
-           'ranking_sum', 'step_count', 'PAPRetinaHead',
+           'ranking_sum', 'step_count', 'PAPAnchorLoss', 'PAPRetinaHead',
+           'PAPRPNHead',
            'localization_quality', 'one_hot_targets']

@@ -1,46 +1,58 @@
-"""PAPRetinaHead: one PAP loss over all levels, scaled box gradients."""
+"""PAP anchor heads: one PAP loss over all levels, scaled box gradients."""
 import pytest
 import torch
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 
 import projects.pap_loss  # noqa: F401
 from projects.pap_loss import one_hot_targets
 
-CONFIG = ('configs/retinanet/'
-          'retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py')
+RETINANET = ('configs/retinanet/'
+             'retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py')
+FASTER_RCNN = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+# (config, head key, PAP head type, loss key, cls conv, reg conv)
+HEADS = {
+    'retina': (RETINANET, 'bbox_head', 'PAPRetinaHead', 'loss_pap',
+               'retina_cls', 'retina_reg'),
+    'rpn': (FASTER_RCNN, 'rpn_head', 'PAPRPNHead', 'loss_rpn_pap',
+            'rpn_cls', 'rpn_reg'),
+}
 
 
-def build(reg_weight, seed=0):
+def grads(kind, reg_weight):
     from mmdet.registry import MODELS
+    config, key, head_type, loss_key, cls_name, reg_name = HEADS[kind]
     init_default_scope('mmdet')
-    cfg = Config.fromfile(CONFIG)
-    cfg.model.bbox_head.type = 'PAPRetinaHead'
-    cfg.model.bbox_head.reg_weight = reg_weight
-    cfg.model.bbox_head.loss_pap = dict(type='PAPLoss', form='linear')
-    torch.manual_seed(seed)
+    cfg = get_config(config) if '::' in config else Config.fromfile(config)
+    cfg.model.backbone.update(depth=18, init_cfg=None)
+    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    cfg.model[key].type = head_type
+    cfg.model[key].reg_weight = reg_weight
+    cfg.model[key].loss_pap = dict(type='PAPLoss', form='linear')
+    torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    return model
-
-
-def grads(reg_weight):
-    model = build(reg_weight)
     packed = demo_mm_inputs(2, [[3, 128, 128]] * 2, num_items=[3, 2],
                             num_classes=4)
     data = model.data_preprocessor(packed, True)
     losses = model.loss(data['inputs'], data['data_samples'])
-    assert set(losses) == {'loss_pap'}
-    losses['loss_pap'].backward()
-    head = model.bbox_head
-    return (float(losses['loss_pap']), head.retina_cls.weight.grad.clone(),
-            head.retina_reg.weight.grad.clone())
+    if kind == 'retina':
+        assert set(losses) == {'loss_pap'}
+    else:  # the RPN's focal/L1 terms are gone, the RCNN's are kept
+        assert {'loss_rpn_pap', 'loss_cls', 'loss_bbox'} <= set(losses)
+        assert not {'loss_rpn_cls', 'loss_rpn_bbox'} & set(losses)
+    model.parse_losses(losses)[0].backward()
+    head = getattr(model, key)
+    return (float(losses[loss_key]), getattr(head, cls_name).weight.grad,
+            getattr(head, reg_name).weight.grad)
 
 
-def test_box_gradient_scaled_classification_unchanged():
-    loss1, cls1, reg1 = grads(1.0)
-    loss4, cls4, reg4 = grads(4.1231)
+@pytest.mark.parametrize('kind', sorted(HEADS))
+def test_box_gradient_scaled_classification_unchanged(kind):
+    loss1, cls1, reg1 = grads(kind, 1.0)
+    loss4, cls4, reg4 = grads(kind, 4.1231)
     assert 0 < loss1 < 2 and loss1 == pytest.approx(loss4)
     torch.testing.assert_close(cls4, cls1)
     torch.testing.assert_close(reg4, 4.1231 * reg1, rtol=1e-4, atol=1e-9)

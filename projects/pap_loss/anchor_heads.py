@@ -1,6 +1,7 @@
-"""RetinaNet head trained with the PAP loss alone (no focal or L1 term)."""
+"""RetinaNet and RPN heads trained with the PAP loss alone (no focal/CE or
+L1 term): one loss over all levels and images of the batch."""
 import torch
-from mmdet.models.dense_heads import RetinaHead
+from mmdet.models.dense_heads import RetinaHead, RPNHead
 from mmdet.models.utils import images_to_levels
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps, cat_boxes, get_box_tensor
@@ -33,27 +34,24 @@ def one_hot_targets(labels, label_weights, num_classes):
     return targets
 
 
-@MODELS.register_module()
-class PAPRetinaHead(RetinaHead):
-    """RetinaHead whose classification and box outputs are trained jointly by
-    the Parameterized AP Loss.
+class PAPAnchorLoss:
+    """Mixin replacing an anchor head's ``loss_by_feat`` by the PAP loss.
 
-    Args:
+    Args (keyword-only, besides the head's own):
         loss_pap (dict): the loss, e.g. ``dict(type='PAPLoss', ...)``.
-        reg_weight (float): gradient scale of the box branch (searched; the
-            released RetinaNet value is 4.1231).
+        reg_weight (float): gradient scale of the box branch (searched).
         reg_input (str): localisation quality of positives, ``'giou'``
             (``(GIoU + 1) / 2``, default) or ``'iou'``.
-        **kwargs: RetinaHead arguments (``loss_cls``/``loss_bbox`` are built
-            by the parent but not used).
     """
+
+    loss_key = 'loss_pap'
 
     def __init__(self, *args, loss_pap=dict(type='PAPLoss', form='linear'),
                  reg_weight=1.0, reg_input='giou', **kwargs):
         super().__init__(*args, **kwargs)
         if not self.use_sigmoid_cls:
-            raise ValueError('PAPRetinaHead needs sigmoid classification '
-                             '(loss_cls.use_sigmoid=True)')
+            raise ValueError(f'{type(self).__name__} needs sigmoid '
+                             'classification (loss_cls.use_sigmoid=True)')
         if reg_input not in LOC_QUALITY:
             raise ValueError(f'reg_input must be one of {LOC_QUALITY}, got '
                              f'{reg_input!r}')
@@ -63,7 +61,7 @@ class PAPRetinaHead(RetinaHead):
 
     def loss_by_feat(self, cls_scores, bbox_preds, batch_gt_instances,
                      batch_img_metas, batch_gt_instances_ignore=None):
-        """One PAP loss over all levels and images: ``dict(loss_pap=...)``."""
+        """One PAP loss over all levels and images: ``{loss_key: loss}``."""
         device = cls_scores[0].device
         featmap_sizes = [f.size()[-2:] for f in cls_scores]
         anchor_list, valid_flag_list = self.get_anchors(
@@ -102,4 +100,19 @@ class PAPRetinaHead(RetinaHead):
             quality = quality.index_put(
                 (pos.nonzero().squeeze(1), ),
                 localization_quality(pred, gt, self.reg_input))
-        return dict(loss_pap=self.loss_pap(logits, targets, quality))
+        return {self.loss_key: self.loss_pap(logits, targets, quality)}
+
+
+@MODELS.register_module()
+class PAPRetinaHead(PAPAnchorLoss, RetinaHead):
+    """RetinaHead trained by the PAP loss (``loss_pap``); see
+    :class:`PAPAnchorLoss` for the extra arguments. ``loss_cls``/``loss_bbox``
+    are built by the parent but unused (only ``use_sigmoid`` is read)."""
+
+
+@MODELS.register_module()
+class PAPRPNHead(PAPAnchorLoss, RPNHead):
+    """RPNHead trained by the PAP loss (``loss_rpn_pap``, one class); see
+    :class:`PAPAnchorLoss` for the extra arguments."""
+
+    loss_key = 'loss_rpn_pap'
