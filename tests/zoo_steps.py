@@ -1,0 +1,70 @@
+"""Run a zoo config for a few training iterations in-process on synthetic data.
+
+Used by the per-project tests ("one training step of each tiny config"):
+the config is loaded exactly as ``tools/train.py`` loads it, pointed at the
+session's synthetic dataset, shortened, and trained; the logged losses are
+returned so a test can assert they are finite (or decrease).
+"""
+import json
+from pathlib import Path
+
+from mmengine.config import ConfigDict
+
+from projects.run_config import build_runner, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _set_data_root(node, data_root):
+    """Point every dataset and evaluator annotation file at ``data_root``."""
+    if isinstance(node, (dict, ConfigDict)):
+        if 'data_root' in node:
+            old = str(node['data_root']).rstrip('/')
+            node['data_root'] = str(data_root)
+            if isinstance(node.get('ann_file'), str) and \
+                    node['ann_file'].startswith(old):
+                node['ann_file'] = str(data_root) + node['ann_file'][len(old):]
+        for value in node.values():
+            _set_data_root(value, data_root)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _set_data_root(value, data_root)
+
+
+def train_steps(config, data_root, work_dir, iters=1, batch_size=2,
+                cfg_options=None):
+    """Train ``config`` for ``iters`` iterations; return the logged rows.
+
+    ``data_root`` replaces the config's synthetic data root (datasets and
+    the COCO evaluator's annotation file). Validation is switched off, the
+    dataloaders run in the main process, and the losses are logged every
+    iteration.
+    """
+    cfg = load_config(str(ROOT / config) if not Path(config).is_absolute()
+                      else str(config), cfg_options, work_dir=str(work_dir))
+    old_root = str(cfg.get('data_root', '')).rstrip('/')
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(key) is not None:
+            _set_data_root(cfg[key], data_root)
+    for key in ('val_evaluator', 'test_evaluator'):
+        ev = cfg.get(key)
+        if isinstance(ev, dict) and isinstance(ev.get('ann_file'), str) \
+                and old_root and ev['ann_file'].startswith(old_root):
+            ev['ann_file'] = str(data_root) + ev['ann_file'][len(old_root):]
+    loader = cfg.train_dataloader
+    loader.update(batch_size=batch_size, num_workers=0,
+                  persistent_workers=False)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters,
+                         val_interval=iters + 1)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.param_scheduler = []
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1,
+                                        save_last=False)
+    cfg.default_hooks.pop('visualization', None)
+    cfg.log_level = 'WARNING'
+    runner = build_runner(cfg)
+    runner.train()
+    (path,) = Path(work_dir).glob('*/vis_data/scalars.json')
+    return [json.loads(line) for line in path.read_text().splitlines()]
