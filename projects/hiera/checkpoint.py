@@ -1,0 +1,102 @@
+"""Key mapping between official / timm Hiera checkpoints and VisionPlug.
+
+Layouts:
+
+- ``official`` (facebookresearch/hiera, ``{'model_state': ...}``):
+  ``pos_embed``, ``patch_embed.proj.*``, ``blocks.{i}.*``, ``norm.*``,
+  ``head.projection.*``. MAE checkpoints use ``encoder_norm.*`` and add
+  the decoder (``decoder_*``, ``mask_token``, ``multi_scale_fusion_heads.*``)
+  which is dropped (and reported).
+- ``timm``: the same, but ``head.norm.*`` and ``head.fc.*``.
+- ``visionplug`` (an mmpretrain ``ImageClassifier`` with ``HieraDense``):
+  ``backbone.<timm names>``, ``backbone.fc_norm.*``, ``head.fc.*``.
+"""
+from collections import OrderedDict
+
+import torch
+
+MAE_ONLY_PREFIXES = ('decoder_', 'mask_token', 'multi_scale_fusion_heads.')
+_NORMS = {'official': 'norm.', 'timm': 'head.norm.'}
+_HEADS = {'official': 'head.projection.', 'timm': 'head.fc.'}
+
+
+def load_state_dict(path):
+    """Tensors of a checkpoint file, loaded with ``weights_only=True``.
+
+    Unwraps ``model_state`` / ``model`` / ``state_dict``. Never executes
+    code stored in the file: a pickle with other objects is refused.
+    """
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError and friends
+        raise ValueError(f'{path}: refused to load (only plain tensors are '
+                         f'accepted, weights_only=True): {err}') from err
+    for key in ('model_state', 'model', 'state_dict'):
+        if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
+            ckpt = ckpt[key]
+            break
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'{path}: no state dict found')
+    return ckpt
+
+
+def detect_layout(state_dict):
+    if any(k.startswith('backbone.') for k in state_dict):
+        return 'visionplug'
+    if any(k.startswith(('head.fc.', 'head.norm.')) for k in state_dict):
+        return 'timm'
+    return 'official'
+
+
+def hiera_to_visionplug(state_dict, layout=None, backbone_only=False):
+    """Official / timm Hiera state dict -> VisionPlug layout.
+
+    Returns ``(converted, dropped)``: every input key is either mapped or
+    listed in ``dropped`` (MAE decoder keys; the classifier and final norm
+    too when ``backbone_only``, for dense models). Unknown keys raise.
+    """
+    layout = layout or detect_layout(state_dict)
+    if layout not in _NORMS:
+        raise ValueError(f'unknown Hiera layout {layout!r}; expected '
+                         f'{sorted(_NORMS)}')
+    norms = (_NORMS[layout], 'encoder_norm.')
+    out, dropped = OrderedDict(), []
+    for key, value in state_dict.items():
+        if key.startswith(MAE_ONLY_PREFIXES):
+            dropped.append(key)
+        elif key.startswith(norms):
+            if backbone_only:
+                dropped.append(key)
+            else:
+                name = key.split('.', 1)[1] if key.startswith(
+                    ('norm.', 'encoder_norm.')) else key[len('head.norm.'):]
+                out['backbone.fc_norm.' + name] = value
+        elif key.startswith(_HEADS[layout]):
+            if backbone_only:
+                dropped.append(key)
+            else:
+                out['head.fc.' + key[len(_HEADS[layout]):]] = value
+        elif key == 'pos_embed' or key.startswith(('patch_embed.', 'blocks.')):
+            out['backbone.' + key] = value
+        else:
+            raise KeyError(f'unexpected key {key!r} for a {layout} Hiera '
+                           f'checkpoint')
+    return out, dropped
+
+
+def visionplug_to_hiera(state_dict, layout='official'):
+    """Inverse of :func:`hiera_to_visionplug` (classifier checkpoints)."""
+    if layout not in _NORMS:
+        raise ValueError(f'unknown Hiera layout {layout!r}')
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        if key.startswith('backbone.fc_norm.'):
+            out[_NORMS[layout] + key[len('backbone.fc_norm.'):]] = value
+        elif key.startswith('backbone.'):
+            out[key[len('backbone.'):]] = value
+        elif key.startswith('head.fc.'):
+            out[_HEADS[layout] + key[len('head.fc.'):]] = value
+        else:
+            raise KeyError(f'unexpected key {key!r} in a VisionPlug Hiera '
+                           f'checkpoint')
+    return out
