@@ -1,0 +1,224 @@
+"""Piecewise quadratic Bezier functions h: [0, 1] -> [0, 1] of Auto Seg-Loss.
+
+A function with P pieces runs through (0, 0), ``2P - 1`` inner points and
+(1, 1): for two pieces ``c1, j, c2`` (control, junction, control), i.e. the
+pieces (0, 0)-c1-j and j-c2-(1, 1); for one piece a single control point.
+The official flat layout of one function is ``[c1x, c1y, jx, jy, c2x, c2y]``
+(or ``[cx, cy]``); a loss concatenates its functions.
+
+Evaluation inverts x(t) of the piece containing x. With the piece's box
+normalised to ``u = (x - x0) / (x2 - x0)`` and control ratio
+``a = (x1 - x0) / (x2 - x0)``, x(t) = u solves ``(1 - 2a) t^2 + 2a t = u``.
+The official root ``(a - sqrt(a^2 + (1 - 2a) u)) / (2a - 1)`` cancels
+catastrophically as a -> 0.5 in float32; the algebraically equal
+
+    t = u / (a + sqrt(a^2 + (1 - 2a) u))
+
+has no cancellation (a + sqrt(.) >= a >= 0, and sqrt(.) >= 1 - a when
+a > 1/2). Its slope is ``dt/du = 1 / (2 sqrt(a^2 + (1 - 2a) u))``.
+"""
+import torch
+
+# floor of a^2 + (1 - 2a) u: only reached for a < 1e-6 at u = 0 (or a > 1 -
+# 1e-6 at u = 1), i.e. vertical tangents, where it keeps the slope finite.
+_S_MIN = 1e-12
+
+
+def theta_to_control_points(theta, num_functions=None, num_pieces=None):
+    """Map search parameters theta in [0, 1] to monotone control points.
+
+    Layout (the official search's): theta is the concatenation of
+    ``num_functions`` blocks of ``2 * (2 * num_pieces - 1)`` numbers, one
+    block per function in the order of :data:`FUNCTIONS` of the target
+    metric; a block is ``(x, y)`` pairs of its inner points. Within a block
+    ``point_0 = theta_0`` and ``point_k = theta_k * (1 - point_{k-1}) +
+    point_{k-1}`` (x and y separately), so every point lies in the box
+    between its predecessor and (1, 1): x and y never decrease and every
+    quadratic piece is monotone. The search's initial mean ``(0.25, 0.25,
+    1/3, 1/3, 0.5, 0.5)`` gives (0.25, 0.25), (0.5, 0.5), (0.75, 0.75),
+    i.e. h(x) = x; for one piece ``(0.5, 0.5)`` is the identity.
+
+    Args:
+        theta (Sequence[float] | Tensor): flat theta, values in [0, 1].
+        num_functions (int, optional): number of functions; if given with
+            ``num_pieces`` the length is checked.
+        num_pieces (int, optional): pieces per function (2 for the region
+            metrics and BIoU, 1 for BF1). Default: inferred as 2 when the
+            length is a multiple of 6, else 1.
+
+    Returns:
+        torch.Tensor: float64 control points of the same flat layout.
+    """
+    theta = torch.as_tensor(theta, dtype=torch.float64).reshape(-1)
+    if ((theta < 0) | (theta > 1)).any() or not torch.isfinite(theta).all():
+        raise ValueError(f'theta must lie in [0, 1], got {theta.tolist()}')
+    if num_pieces is None:
+        num_pieces = 2 if theta.numel() % 6 == 0 else 1
+    block = 2 * (2 * num_pieces - 1)
+    if theta.numel() % block or (num_functions is not None and
+                                 theta.numel() != num_functions * block):
+        raise ValueError(
+            f'theta has {theta.numel()} numbers; {num_functions or "k"} '
+            f'function(s) of {num_pieces} piece(s) need blocks of {block}')
+    points = theta.clone().reshape(-1, 2 * num_pieces - 1, 2)
+    for k in range(1, points.shape[1]):
+        points[:, k] = points[:, k] * (1 - points[:, k - 1]) + \
+            points[:, k - 1]
+    return points.reshape(-1)
+
+
+def control_points_to_theta(points, num_pieces=None):
+    """Inverse of :func:`theta_to_control_points` (where it is defined;
+    a coordinate of 1 makes the following ones free, given theta 0)."""
+    points = torch.as_tensor(points, dtype=torch.float64).reshape(-1)
+    if num_pieces is None:
+        num_pieces = 2 if points.numel() % 6 == 0 else 1
+    pts = points.reshape(-1, 2 * num_pieces - 1, 2)
+    theta = pts.clone()
+    prev = pts[:, :-1]
+    room = 1 - prev
+    theta[:, 1:] = torch.where(room > 0, (pts[:, 1:] - prev) /
+                               room.clamp_min(1e-300), torch.zeros_like(room))
+    return theta.reshape(-1)
+
+
+def check_control_points(points, num_pieces, where='control points'):
+    """Raise ValueError unless ``points`` (one function, flat) is a valid
+    monotone curve: ``2 * (2P - 1)`` finite numbers in [0, 1] whose x and y
+    never decrease from (0, 0) to (1, 1)."""
+    n = 2 * (2 * num_pieces - 1)
+    try:
+        vals = [float(v) for v in points]
+    except (TypeError, ValueError):
+        raise ValueError(f'{where}: expected {n} numbers, got {points!r}'
+                         ) from None
+    if len(vals) != n:
+        raise ValueError(f'{where}: expected {n} numbers ({num_pieces} '
+                         f'piece(s): {(n // 2)} inner points), got '
+                         f'{len(vals)}: {vals}')
+    if any(not (0.0 <= v <= 1.0) for v in vals):
+        raise ValueError(f'{where}: values must lie in [0, 1], got {vals}')
+    xs = [0.0] + vals[0::2] + [1.0]
+    ys = [0.0] + vals[1::2] + [1.0]
+    for name, seq in (('x', xs), ('y', ys)):
+        if any(a > b for a, b in zip(seq, seq[1:])):
+            raise ValueError(
+                f'{where}: {name} coordinates must be non-decreasing from 0 '
+                f'to 1 (monotone function), got {vals}')
+    return vals
+
+
+class PiecewiseBezier:
+    """One monotone piecewise quadratic Bezier function with h(0) = 0 and
+    h(1) = 1 (the truth-table constraint is built in).
+
+    Args:
+        points (Sequence[float]): inner points, flat ``[x, y, ...]``;
+            ``2 * (2P - 1)`` numbers for P pieces.
+    """
+
+    def __init__(self, points):
+        vals = [float(v) for v in torch.as_tensor(
+            points, dtype=torch.float64).reshape(-1).tolist()]
+        if len(vals) % 4 != 2:
+            raise ValueError(f'a function needs 2 * (2P - 1) numbers, got '
+                             f'{len(vals)}')
+        self.num_pieces = (len(vals) + 2) // 4
+        check_control_points(vals, self.num_pieces)
+        self.points = vals
+        xy = [(0.0, 0.0)] + list(zip(vals[0::2], vals[1::2])) + [(1.0, 1.0)]
+        # pieces with zero width are vertical jumps: skipped (the value at a
+        # jump's x is the left piece's, as for x in (x0, x2] below)
+        self.pieces = []
+        for k in range(self.num_pieces):
+            (x0, y0), (x1, y1), (x2, y2) = xy[2 * k:2 * k + 3]
+            if x2 > x0:
+                self.pieces.append(dict(
+                    x0=x0, x2=x2, inv_w=1.0 / (x2 - x0),
+                    a=(x1 - x0) / (x2 - x0), y0=y0, dy1=y1 - y0,
+                    dy2=y2 - y0))
+
+    @classmethod
+    def identity(cls, num_pieces=2):
+        n = 2 * num_pieces - 1
+        return cls([v for k in range(n) for v in ((k + 1) / (n + 1),) * 2])
+
+    @classmethod
+    def from_theta(cls, theta, num_pieces=None):
+        return cls(theta_to_control_points(theta, 1, num_pieces))
+
+    def __repr__(self):
+        return f'PiecewiseBezier({[round(v, 6) for v in self.points]})'
+
+    @staticmethod
+    def _piece(x, pc, slope):
+        """Value (and slope) of one piece, for x inside its box.
+
+        With ``q = (x - x0) / root'``, ``t = q / w`` is the stable root; the
+        scales are folded into scalars to keep the elementwise work small.
+        """
+        a, inv_w = pc['a'], pc['inv_w']
+        if pc['x0'] != 0.0:
+            x = x - pc['x0']
+        s = x.mul((1.0 - 2.0 * a) * inv_w).add_(a * a)
+        if a * a < 1e-6 or a > 0.5:  # s may reach 0 (or < 0 past x2)
+            s.clamp_min_(_S_MIN)
+        root = s.sqrt_()
+        q = x / (root + a) if slope else x.div(root.add_(a))
+        b = pc['dy2'] - 2.0 * pc['dy1']
+        c1, c2 = 2.0 * pc['dy1'] * inv_w, b * inv_w * inv_w
+        y = q.mul(c2).add_(c1).mul_(q)
+        if pc['y0'] != 0.0:
+            y.add_(pc['y0'])
+        if not slope:
+            return y, None
+        # dy/dx = (dy1 + b t) / root / w, t = q / w
+        d = q.mul_(c2).add_(0.5 * c1).div_(root)
+        return y, d
+
+    def evaluate(self, x, slope=False, clamp=True):
+        """h(x) (and dh/dx) without autograd.
+
+        The first piece is evaluated on every element, later pieces only on
+        the elements past their start (at most ``1 / x0`` per softmax
+        vector), which keeps the work close to one piece.
+
+        Args:
+            x (Tensor): inputs; float32 (or float64) math.
+            slope (bool): also return dh/dx.
+            clamp (bool): clamp x to [0, 1] first (skip when x is known to
+                lie there, e.g. softmax outputs).
+        """
+        if x.dtype not in (torch.float32, torch.float64):
+            x = x.float()
+        if clamp:
+            x = x.clamp(0.0, 1.0)
+        first, *rest = self.pieces
+        y, d = self._piece(x, first, slope)
+        for pc in rest:
+            sel = x > pc['x0']
+            yk, dk = self._piece(x[sel], pc, slope)
+            y[sel] = yk
+            if slope:
+                d[sel] = dk
+        return (y, d) if slope else y
+
+    def __call__(self, x):
+        """Differentiable h(x) (saves only x for the backward pass)."""
+        return _BezierFunction.apply(x, self)
+
+
+class _BezierFunction(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x, fn):
+        ctx.fn = fn
+        ctx.save_for_backward(x)
+        return fn.evaluate(x).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x, ) = ctx.saved_tensors
+        _, d = ctx.fn.evaluate(x, slope=True)
+        inside = (x >= 0) & (x <= 1)  # clamp's subgradient
+        return (grad * d * inside).to(x.dtype), None
