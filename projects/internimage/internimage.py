@@ -345,7 +345,11 @@ class InternImage(BaseModule):
 
     def _init_official(self):
         """Official init: trunc-normal(0.02) linears with zero bias, unit
-        LayerNorms, then DCNv3's own reset (zero offset/mask linears)."""
+        LayerNorms, then DCNv3's own reset (zero offset/mask linears).
+        Skipped on the meta device (shapes only, e.g. to count parameters).
+        """
+        if self.patch_embed.conv1.weight.is_meta:
+            return
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 trunc_normal_(m.weight, std=0.02)

@@ -1,7 +1,6 @@
 """Independent references for the DCNv3 core (float64, tiny inputs)."""
 import math
 
-import torch
 import torch.nn.functional as F
 
 
