@@ -1,0 +1,18 @@
+"""De-focus Attention Networks (NeurIPS 2024): the De-focus Mamba backbone,
+its pure-PyTorch selective scan, classification head and drop-path hook."""
+from .bandpass import bandpass_rotate, default_frequencies, rotate_every_two
+from .checkpoint import convert_official, convert_to_official
+from .defocus_mamba import ARCH_SETTINGS, DefocusMamba, resolve_arch
+from .heads import DefocusClsHead
+from .hooks import DefocusDropPathHook, scheduled_rate
+from .reference import selective_scan_ref
+from .selective_scan import (SelectiveScanFn, causal_conv1d, linear_scan,
+                             mamba_ssm_available, scan_states,
+                             selective_scan)
+
+__all__ = ['DefocusMamba', 'ARCH_SETTINGS', 'resolve_arch', 'DefocusClsHead',
+           'DefocusDropPathHook', 'scheduled_rate', 'selective_scan',
+           'selective_scan_ref', 'SelectiveScanFn', 'linear_scan',
+           'scan_states', 'causal_conv1d', 'mamba_ssm_available',
+           'bandpass_rotate', 'default_frequencies', 'rotate_every_two',
+           'convert_official', 'convert_to_official']
