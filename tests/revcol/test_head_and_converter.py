@@ -166,9 +166,7 @@ def test_converter_rejects_unknown_keys_and_pickled_code(
 ])
 def test_tiny_config_trains(config, fixture, request, tmp_path):
     rows = train_steps(config, request.getfixturevalue(fixture), tmp_path,
-                       iters=2)
-    losses = [r['loss'] for r in rows if 'loss' in r]
-    assert len(losses) == 2
-    assert all(torch.isfinite(torch.tensor(v)) for v in losses)
+                       iters=1)
+    assert len(rows) == 1 and torch.isfinite(torch.tensor(rows[0]['loss']))
     if 'imagenet' in config:  # the compound loss is logged by its parts
         assert {'loss_recon', 'loss_inter_cls'} <= set(rows[0])
