@@ -22,7 +22,11 @@ SCOPES = ('mmdet', 'mmseg', 'mmpretrain')
 
 
 def resolve_config_path(name_or_path, root=REPO_ROOT):
-    """A config path, or the config of the zoo entry with that name."""
+    """A config path, an upstream ``mmdet::path`` config, or the config of
+    the zoo entry with that name."""
+    if '::' in str(name_or_path):
+        path, _ = Config._get_cfg_path(str(name_or_path), '')
+        return Path(path).resolve()
     path = Path(name_or_path)
     if path.suffix == '.py' and path.is_file():
         return path.resolve()
@@ -120,22 +124,10 @@ def _inside(path, root):
         return False
 
 
-def derive_config(base, backbone, pretrained=None, out=None,
-                  backbone_args=None, imports=(), input_size=224,
-                  root=REPO_ROOT):
-    """Text of a config inheriting ``base`` with ``backbone`` swapped in.
-
-    Args:
-        base: zoo entry name or path of a detection/segmentation config.
-        backbone: zoo entry name (its ``model.backbone`` is used) or a
-            registered backbone type (``ResNet``, ``mmpretrain.ConvNeXt``).
-        pretrained: checkpoint path/URL loaded into the backbone with
-            ``prefix='backbone.'`` (keys of a full pre-training model).
-        out: where to write the config (its ``_base_`` is relative to it).
-        backbone_args: extra/overriding backbone arguments.
-        imports: plugin modules that register the backbone type.
-        input_size: square input of the channel probe.
-    """
+def derive_overrides(base, backbone, pretrained=None, backbone_args=None,
+                     imports=(), input_size=224, root=REPO_ROOT):
+    """``(base path, header lines, {key: value})``: what a config inheriting
+    ``base`` must set to swap in ``backbone`` (see :func:`derive_config`)."""
     base_path = resolve_config_path(base, root)
     base_cfg = Config.fromfile(str(base_path))
     model = base_cfg.model
@@ -173,30 +165,64 @@ def derive_config(base, backbone, pretrained=None, out=None,
         elif aux:
             new_model['auxiliary_head'] = _head_channels(aux, channels)
 
-    out_dir = Path(out).resolve().parent if out else Path.cwd()
-    shown = display_path(base_path, root)
-    if '::' in shown:
-        base_ref = shown
-    elif _inside(out_dir, root) and _inside(base_path, root):
-        base_ref = osp.relpath(base_path, out_dir)
-    else:
-        base_ref = str(base_path)
     all_imports = list(dict.fromkeys(_imports(base_cfg) + bb_imports))
     header = [
-        f'# Derived from {shown} by tools/zoo.py derive:',
+        f'# Derived from {display_path(base_path, root)} by tools/zoo.py '
+        'derive:',
         f'# backbone {backbone} ({what}), output channels {channels},',
         f'# pre-trained weights {pretrained or "none"}'
         + (" (keys 'backbone.*')." if pretrained else '.'),
     ]
-    text = '\n'.join(header) + '\n'
-    text += f'_base_ = {format_value(base_ref)}\n'
+    assignments = {}
     if all_imports:
-        text += format_assignments({'custom_imports': dict(
-            imports=all_imports, allow_failed_imports=False)})
-    text += '\n' + format_assignments({'model': new_model})
+        assignments['custom_imports'] = dict(imports=all_imports,
+                                             allow_failed_imports=False)
+    assignments['model'] = new_model
+    return base_path, header, assignments
+
+
+def base_reference(base_path, out, root=REPO_ROOT):
+    """How a config written to ``out`` names ``base_path`` in ``_base_``."""
+    shown = display_path(base_path, root)
+    out_dir = Path(out).resolve().parent if out else Path.cwd()
+    if '::' in shown:
+        return shown
+    if _inside(out_dir, root) and _inside(base_path, root):
+        return osp.relpath(base_path, out_dir)
+    return str(base_path)
+
+
+def write_text_atomic(path, text):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f'{path}.tmp')
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def derive_config(base, backbone, pretrained=None, out=None,
+                  backbone_args=None, imports=(), input_size=224,
+                  root=REPO_ROOT):
+    """Text of a config inheriting ``base`` with ``backbone`` swapped in.
+
+    Args:
+        base: zoo entry name or path of a detection/segmentation config.
+        backbone: zoo entry name (its ``model.backbone`` is used) or a
+            registered backbone type (``ResNet``, ``mmpretrain.ConvNeXt``).
+        pretrained: checkpoint path/URL loaded into the backbone with
+            ``prefix='backbone.'`` (keys of a full pre-training model).
+        out: where to write the config (its ``_base_`` is relative to it).
+        backbone_args: extra/overriding backbone arguments.
+        imports: plugin modules that register the backbone type.
+        input_size: square input of the channel probe.
+    """
+    base_path, header, assignments = derive_overrides(
+        base, backbone, pretrained, backbone_args, imports, input_size, root)
+    text = '\n'.join(header) + '\n'
+    text += f'_base_ = {format_value(base_reference(base_path, out, root))}\n'
+    model = assignments.pop('model')
+    if assignments:
+        text += format_assignments(assignments)
+    text += '\n' + format_assignments({'model': model})
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(f'{out}.tmp')
-        tmp.write_text(text)
-        tmp.replace(out)
+        write_text_atomic(out, text)
     return text

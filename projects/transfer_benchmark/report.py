@@ -1,0 +1,119 @@
+"""Collect run results into one table (Markdown + CSV), a JSON file and a
+bar plot; every file is replaced atomically."""
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from projects.run_config import write_json_atomic
+
+CSV_FIELDS = ('protocol', 'pretrained', 'task', 'metric', 'value', 'status',
+              'error', 'config', 'checkpoint', 'seconds')
+
+
+def collect(work_dir, protocol=None):
+    """Every ``<work_dir>/<pretrained>/<task>/result.json``; with a protocol,
+    pending runs of its tasks appear with status 'pending'."""
+    work_dir = Path(work_dir)
+    rows = {}
+    for path in sorted(work_dir.glob('*/*/result.json')):
+        try:
+            row = json.loads(path.read_text())
+        except ValueError:
+            continue
+        rows[(row['pretrained'], row['task'])] = row
+    if protocol is not None:
+        for pre in sorted({p for p, _ in rows}):
+            for task in protocol.tasks:
+                rows.setdefault((pre, task.name), dict(
+                    protocol=protocol.name, pretrained=pre, task=task.name,
+                    metric=task.metric, status='pending', value=None))
+    return list(rows.values())
+
+
+def _atomic_text(path, text):
+    tmp = Path(f'{path}.tmp')
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def markdown_table(rows, task_order=None):
+    tasks = list(dict.fromkeys(task_order or [])) + sorted(
+        {r['task'] for r in rows} - set(task_order or []))
+    metric = {r['task']: r.get('metric', '') for r in rows}
+    pres = list(dict.fromkeys(r['pretrained'] for r in rows))
+    cell = {(r['pretrained'], r['task']): r for r in rows}
+    head = '| pre-trained | ' + ' | '.join(
+        f'{t} ({metric.get(t, "")})' for t in tasks) + ' |'
+    lines = [head, '|' + '---|' * (len(tasks) + 1)]
+    for pre in pres:
+        vals = []
+        for t in tasks:
+            r = cell.get((pre, t))
+            if r is None or r['status'] == 'pending':
+                vals.append('-')
+            elif r['status'] == 'failed':
+                vals.append(f'failed ({r.get("stage") or "?"})')
+            else:
+                v = r['value']
+                vals.append(f'{v:.4g}' if isinstance(v, float) else str(v))
+        lines.append(f'| {pre} | ' + ' | '.join(vals) + ' |')
+    failed = [r for r in rows if r['status'] == 'failed']
+    if failed:
+        lines += ['', 'Failed runs:', '']
+        lines += [f'- {r["pretrained"]} -> {r["task"]}: '
+                  + (r.get('error') or '').splitlines()[0] for r in failed]
+    return '\n'.join(lines) + '\n'
+
+
+def plot(rows, path, task_order=None):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    tasks = list(dict.fromkeys(task_order or [r['task'] for r in rows]))
+    pres = list(dict.fromkeys(r['pretrained'] for r in rows))
+    cell = {(r['pretrained'], r['task']): r for r in rows}
+    fig, axes = plt.subplots(1, max(len(tasks), 1),
+                             figsize=(3.2 * max(len(tasks), 1), 3.2),
+                             squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for i, pre in enumerate(pres):
+            r = cell.get((pre, task))
+            if r and r['status'] == 'done':
+                ax.bar(i, r['value'], color=f'C{i % 10}')
+            else:
+                ax.text(i, 0, r['status'] if r else '-', ha='center',
+                        va='bottom', rotation=90, fontsize=8)
+        metric = next((cell[(p, task)].get('metric') for p in pres
+                       if (p, task) in cell), '')
+        ax.set_title(f'{task}\n{metric}', fontsize=9)
+        ax.set_xticks(range(len(pres)))
+        ax.set_xticklabels(pres, rotation=30, ha='right', fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=100)
+    plt.close(fig)
+    tmp = Path(f'{path}.tmp')
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, path)
+
+
+def write_report(work_dir, protocol=None):
+    """``results.json``, ``results.md``, ``results.csv``, ``results.png``
+    under ``work_dir``; returns the rows."""
+    work_dir = Path(work_dir)
+    rows = collect(work_dir, protocol)
+    order = [t.name for t in protocol.tasks] if protocol else None
+    write_json_atomic(work_dir / 'results.json', rows)
+    title = f'# Transfer benchmark: {protocol.name}\n\n' if protocol else ''
+    _atomic_text(work_dir / 'results.md', title + markdown_table(rows, order))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, CSV_FIELDS, extrasaction='ignore')
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: r.get(k) for k in CSV_FIELDS})
+    _atomic_text(work_dir / 'results.csv', buf.getvalue())
+    if rows:
+        plot(rows, work_dir / 'results.png', order)
+    return rows
