@@ -12,6 +12,7 @@ Magneto (Wang et al., "Foundation Transformers", ICML 2023):
 """
 import math
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks.drop import build_dropout
@@ -96,7 +97,11 @@ class SubLNFFN(BaseModule):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x):
-        x = self.act(self.fc1(x).float()).type_as(x)  # GELU in fp32
+        x = self.fc1(x)
+        if x.dtype in (torch.float16, torch.bfloat16):
+            x = self.act(x.float()).type_as(x)  # GELU in fp32 (torchscale)
+        else:
+            x = self.act(x)
         return self.drop(self.fc2(self.ffn_ln(x)))
 
 
