@@ -48,7 +48,7 @@ def detect_layout(state_dict):
     return 'official'
 
 
-def hiera_to_visionplug(state_dict, layout=None, backbone_only=False):
+def hiera_to_visionplug(state_dict, backbone_only=False, layout=None):
     """Official / timm Hiera state dict -> VisionPlug layout.
 
     Returns ``(converted, dropped)``: every input key is either mapped or

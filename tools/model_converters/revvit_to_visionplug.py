@@ -1,0 +1,46 @@
+"""Convert an official RevViT (facebookresearch/SlowFast) checkpoint to VisionPlug.
+
+The file is read with ``torch.load(weights_only=True)``: only tensors are
+accepted, nothing stored in it is executed. Every key is mapped or listed
+as dropped; an unknown key aborts.
+
+Usage::
+
+    python tools/model_converters/revvit_to_visionplug.py SRC DST [--backbone-only]
+
+DST holds ``{'state_dict': ...}`` in the mmpretrain ImageClassifier layout
+(``backbone.*``, ``head.*``); configs load it with
+``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from projects.revvit import revvit_to_visionplug, load_state_dict  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='official checkpoint')
+    parser.add_argument('dst', help='output .pth')
+    parser.add_argument('--backbone-only', action='store_true',
+                        help='drop the classifier (for det / seg)')
+    args = parser.parse_args(argv)
+    try:
+        state = load_state_dict(args.src)
+        converted, dropped = revvit_to_visionplug(state, backbone_only=args.backbone_only)
+    except (ValueError, KeyError) as err:
+        sys.exit(f'error: {err}')
+    Path(args.dst).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(state_dict=converted, meta=dict(source=str(args.src))),
+               args.dst)
+    print(f'{len(converted)} tensors written to {args.dst}; '
+          f'{len(dropped)} dropped' + (f': {dropped}' if dropped else ''))
+
+
+if __name__ == '__main__':
+    main()
