@@ -20,12 +20,12 @@ data = [
          num_val=20),
 ]
 
-iters = 60
+_iters = 60  # helper variables start with an underscore
 # equalised settings (dotted keys as in --cfg-options), applied to every task
 settings = {
     'randomness.seed': 0,
-    'train_cfg.max_iters': iters,
-    'train_cfg.val_interval': iters + 1,  # evaluate once, with tools/test.py
+    'train_cfg.max_iters': _iters,
+    'train_cfg.val_interval': _iters + 1,  # evaluate once, with tools/test.py
     'train_dataloader.batch_size': 4,
     'train_dataloader.num_workers': 0,
     'train_dataloader.persistent_workers': False,
@@ -34,12 +34,12 @@ settings = {
     'test_dataloader.num_workers': 0,
     'test_dataloader.persistent_workers': False,
     'default_hooks.logger.interval': 10,
-    'default_hooks.checkpoint.interval': iters,
+    'default_hooks.checkpoint.interval': _iters,
     'default_hooks.checkpoint.max_keep_ckpts': 1,
     'param_scheduler': [
         dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
              end=10),
-        dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=iters,
+        dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=_iters,
              eta_min=1e-5),
     ],
 }

@@ -13,6 +13,8 @@ A protocol file sets::
              settings={...},                 # task-specific dotted keys
              train=True),                    # False: evaluate the checkpoint
     ]
+
+Helper variables of the file start with an underscore (``_iters = 60``).
 """
 import re
 from dataclasses import dataclass, field
@@ -83,7 +85,7 @@ def load_protocol(path, root=REPO_ROOT):
     def fail(msg):
         raise ProtocolError(f'protocol {path}: {msg}')
 
-    unknown = set(raw) - PROTOCOL_KEYS
+    unknown = {k for k in raw if not k.startswith('_')} - PROTOCOL_KEYS
     if unknown:
         fail(f'unknown key(s) {sorted(unknown)} (allowed: '
              f'{sorted(PROTOCOL_KEYS)})')

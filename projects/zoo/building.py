@@ -1,9 +1,13 @@
 """Load a zoo config and build its model cheaply (meta device first)."""
+import contextlib
+import os.path as osp
+
 import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
 import projects  # noqa: F401  (stack fixes before any config is read)
+from .metafile import load_yaml
 
 
 def count_params(model):
@@ -46,3 +50,54 @@ def build_entry_model(entry, build=True, cpu_max_params=60e6):
         return build_model(cfg.model, scope, 'cpu'), 'cpu'
     except Exception as err:
         raise _tag(err, 'build')
+
+
+@contextlib.contextmanager
+def indexed_package_configs():
+    """Resolve ``mmdet::``-style config names through an index built once
+    per package.
+
+    mmengine 0.10.7 re-reads the package's model-index.yml and all its
+    metafiles (hundreds of YAML files, about 1 s) for every ``pkg::`` base,
+    ``_base_/`` ones included; loading the whole zoo would spend minutes
+    there. Same answers: a name in the index maps to its ``Config``, any
+    other name raises the same ValueError (mmengine then falls back to
+    ``.mim/configs/<name>``).
+    """
+    from mmengine.config import config as config_module
+    original = config_module._get_external_cfg_path
+    if getattr(original, 'indexed', False):  # already active
+        yield
+        return
+    indexes = {}
+
+    def index(package_path):
+        if package_path not in indexes:
+            meta = load_yaml(osp.join(package_path, '.mim', 'model-index.yml'))
+            found = {}
+            for meta_path in meta['Import']:
+                data = load_yaml(osp.join(package_path, '.mim', meta_path))
+                for model in data.get('Models') or []:
+                    if 'Config' in model:
+                        found.setdefault(
+                            model['Config'].partition('/')[-1], model)
+            indexes[package_path] = found
+        return indexes[package_path]
+
+    def lookup(package_path, cfg_file):
+        name = cfg_file.split('.')[0]
+        model = index(package_path).get(name)
+        if model is None:
+            raise ValueError(f'{name} is not a model config of '
+                             f'{package_path}')
+        path = osp.join(package_path, model['Config'])
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'file "{path}" does not exist')
+        return path
+
+    lookup.indexed = True
+    config_module._get_external_cfg_path = lookup
+    try:
+        yield
+    finally:
+        config_module._get_external_cfg_path = original

@@ -168,7 +168,7 @@ class ZooEntry:
 
 def load_yaml(path):
     with open(path, encoding='utf-8') as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader))
 
 
 def model_index_imports(root=REPO_ROOT):
