@@ -173,8 +173,11 @@ def test_mask_l1_hook_adds_weighted_loss():
 ])
 def test_tiny_config_trains_one_step(config, root, request, tmp_path):
     from zoo_steps import train_steps
+    # a visualizer name of its own: mmengine reuses instances by name, and
+    # a reused one would log into another test's work_dir
     rows = train_steps(f'configs/castling_vit/{config}',
-                       request.getfixturevalue(root), tmp_path, iters=1)
+                       request.getfixturevalue(root), tmp_path, iters=1,
+                       cfg_options={'visualizer.name': tmp_path.name})
     row = rows[-1]
     assert math.isfinite(row['loss'])
     # L1 term of the hook: weight 1e-2 x 2 layers x 2 heads x |1.0| (init)
