@@ -92,16 +92,18 @@ def _official_state_dict(model):
 
 
 def test_converter_round_trip(tmp_path, exploit_checkpoint):
+    from mmengine.registry import DefaultScope
     from mmpretrain.models import ImageClassifier
     sd = _official_state_dict(_nano())
     path = tmp_path / 'conformer.pth'
     torch.save({'model': sd}, path)
     converted, dropped = conformer_to_visionplug(load_state_dict(path))
     assert dropped == []
-    clf = ImageClassifier(
-        backbone=dict(type='ConformerDense', arch=NANO, out_type='pooled',
-                      out_indices=(6, )),
-        head=dict(type='ConformerHead', num_classes=10, in_channels=[64, 32]))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        clf = ImageClassifier(
+            backbone=dict(type='ConformerDense', arch=NANO, out_type='pooled',
+                          out_indices=(6, )),
+            head=dict(type='ConformerHead', num_classes=10, in_channels=[64, 32]))
     result = clf.load_state_dict(converted, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     back = visionplug_to_conformer(converted)
@@ -129,7 +131,10 @@ def test_converter_round_trip(tmp_path, exploit_checkpoint):
 ])
 def test_tiny_config_trains_one_step(config, root, request, tmp_path):
     from zoo_steps import train_steps
+    # mmdet/mmseg runtimes name their visualizer 'visualizer': a global
+    # instance that would keep the save_dir of an earlier run in-process
     rows = train_steps(f'configs/conformer/{config}',
-                       request.getfixturevalue(root), tmp_path)
+                       request.getfixturevalue(root), tmp_path,
+                       cfg_options={'visualizer.name': f'vis_{tmp_path}'})
     loss = rows[-1]['loss']
     assert torch.isfinite(torch.tensor(loss)) and loss > 0

@@ -98,6 +98,7 @@ def _official_state_dict(layout):
 def test_converter_round_trip_and_logits(layout, tmp_path):
     """official/timm -> ours: every key consumed, none missing; logits of
     the converted classifier equal timm's; ours -> official is exact."""
+    from mmengine.registry import DefaultScope
     from mmpretrain.models import ImageClassifier
     sd, ref = _official_state_dict(layout)
     path = tmp_path / 'ckpt.pth'
@@ -105,10 +106,11 @@ def test_converter_round_trip_and_logits(layout, tmp_path):
     loaded = load_state_dict(path)
     converted, dropped = hiera_to_visionplug(loaded)
     assert dropped == []
-    clf = ImageClassifier(
-        backbone=dict(type='HieraDense', arch=NANO, img_size=64,
-                      out_indices=(), out_type='avg_featmap'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=128))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        clf = ImageClassifier(
+            backbone=dict(type='HieraDense', arch=NANO, img_size=64,
+                          out_indices=(), out_type='avg_featmap'),
+            head=dict(type='LinearClsHead', num_classes=10, in_channels=128))
     result = clf.load_state_dict(converted, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     clf.eval(), ref.eval()
@@ -157,7 +159,10 @@ def test_checkpoint_pos_embed_resampled_on_load():
 ])
 def test_tiny_config_trains_one_step(config, root, request, tmp_path):
     from zoo_steps import train_steps
+    # mmdet/mmseg runtimes name their visualizer 'visualizer': a global
+    # instance that would keep the save_dir of an earlier run in-process
     rows = train_steps(f'configs/hiera/{config}',
-                       request.getfixturevalue(root), tmp_path)
+                       request.getfixturevalue(root), tmp_path,
+                       cfg_options={'visualizer.name': f'vis_{tmp_path}'})
     loss = rows[-1]['loss']
     assert torch.isfinite(torch.tensor(loss)) and loss > 0

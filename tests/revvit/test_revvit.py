@@ -130,15 +130,17 @@ def _official_state_dict():
 
 
 def test_converter_round_trip(tmp_path, exploit_checkpoint):
+    from mmengine.registry import DefaultScope
     from mmpretrain.models import ImageClassifier
     sd = _official_state_dict()
     path = tmp_path / 'revvit.pyth'
     torch.save({'model_state': sd}, path)
     converted, dropped = revvit_to_visionplug(load_state_dict(path))
     assert dropped == []
-    clf = ImageClassifier(
-        backbone=dict(type='RevViT', arch=NANO, img_size=32),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=32))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        clf = ImageClassifier(
+            backbone=dict(type='RevViT', arch=NANO, img_size=32),
+            head=dict(type='LinearClsHead', num_classes=10, in_channels=32))
     result = clf.load_state_dict(converted, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     qkv = clf.backbone.layers[1].attn.qkv.weight
@@ -165,7 +167,10 @@ def test_converter_round_trip(tmp_path, exploit_checkpoint):
 ])
 def test_tiny_config_trains_one_step(config, root, request, tmp_path):
     from zoo_steps import train_steps
+    # mmdet/mmseg runtimes name their visualizer 'visualizer': a global
+    # instance that would keep the save_dir of an earlier run in-process
     rows = train_steps(f'configs/revvit/{config}',
-                       request.getfixturevalue(root), tmp_path)
+                       request.getfixturevalue(root), tmp_path,
+                       cfg_options={'visualizer.name': f'vis_{tmp_path}'})
     loss = rows[-1]['loss']
     assert torch.isfinite(torch.tensor(loss)) and loss > 0
