@@ -6,6 +6,7 @@ session's synthetic dataset, shortened, and trained; the logged losses are
 returned so a test can assert they are finite (or decrease).
 """
 import json
+import uuid
 from pathlib import Path
 
 from mmengine.config import ConfigDict
@@ -64,6 +65,10 @@ def train_steps(config, data_root, work_dir, iters=1, batch_size=2,
                                         save_last=False)
     cfg.default_hooks.pop('visualization', None)
     cfg.log_level = 'WARNING'
+    # Visualizers are process-wide singletons looked up by name: a fixed
+    # name (mmdet's 'visualizer') would reuse the first run's save_dir.
+    if cfg.get('visualizer') is not None:
+        cfg.visualizer.name = f'visualizer_{uuid.uuid4().hex}'
     runner = build_runner(cfg)
     runner.train()
     (path,) = Path(work_dir).glob('*/vis_data/scalars.json')

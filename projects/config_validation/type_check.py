@@ -16,6 +16,9 @@ from .errors import ConfigError, suggest
 INJECTED = {'runner', 'dataloader', 'evaluator', 'optimizer', 'dataset',
             'seed', 'module', 'name', 'params'}
 RESERVED = {'type', '_scope_', '_delete_'}
+# Keys read by the builder of a config entry, not by its ``type``: the
+# optimizer-wrapper constructor consumes these before building OptimWrapper.
+CONSUMED = {'optim_wrapper': {'constructor', 'paramwise_cfg'}}
 
 
 def scope_registries(scope):
@@ -119,7 +122,8 @@ class TypeChecker:
         accepted = [accepted_keywords(obj) for obj in objs]
         if any(a is None for a in accepted):
             return
-        allowed = set().union(*accepted) | INJECTED | RESERVED
+        allowed = (set().union(*accepted) | INJECTED | RESERVED
+                   | CONSUMED.get(path, set()))
         for key in node:
             if key not in allowed:
                 raise ConfigError(

@@ -2,36 +2,11 @@
 L1 term): one loss over all levels and images of the batch."""
 import torch
 from mmdet.models.dense_heads import RetinaHead, RPNHead
-from mmdet.models.utils import images_to_levels
 from mmdet.registry import MODELS
-from mmdet.structures.bbox import bbox_overlaps, cat_boxes, get_box_tensor
 
 from .pap_loss import grad_scale
-
-LOC_QUALITY = ('giou', 'iou')
-
-
-def localization_quality(pred_boxes, target_boxes, mode='giou'):
-    """Quality in [0, 1] of aligned boxes: ``(GIoU + 1) / 2`` or IoU."""
-    if mode not in LOC_QUALITY:
-        raise ValueError(f'reg_input must be one of {LOC_QUALITY}, got '
-                         f'{mode!r}')
-    overlap = bbox_overlaps(pred_boxes, target_boxes, mode=mode,
-                            is_aligned=True)
-    return (overlap + 1) / 2 if mode == 'giou' else overlap
-
-
-def one_hot_targets(labels, label_weights, num_classes):
-    """[M, C] targets in {-1, 0, 1} from mmdet's anchor labels/weights.
-
-    Positive anchors (label < num_classes) get 1 at their class; anchors with
-    zero label weight (the assigner's ignore band) get -1 everywhere.
-    """
-    targets = labels.new_zeros(labels.numel(), num_classes)
-    pos = labels < num_classes
-    targets[pos, labels[pos]] = 1
-    targets[label_weights <= 0] = -1
-    return targets
+from .quality import (check_quality_mode, localization_quality,
+                      one_hot_targets, prior_frame_boxes, scatter_quality)
 
 
 class PAPAnchorLoss:
@@ -41,7 +16,8 @@ class PAPAnchorLoss:
         loss_pap (dict): the loss, e.g. ``dict(type='PAPLoss', ...)``.
         reg_weight (float): gradient scale of the box branch (searched).
         reg_input (str): localisation quality of positives, ``'giou'``
-            (``(GIoU + 1) / 2``, default) or ``'iou'``.
+            (``(GIoU + 1) / 2``, default), ``'iou'`` or ``'l1'``, computed on
+            boxes decoded in the anchor's frame (see :mod:`.quality`).
     """
 
     loss_key = 'loss_pap'
@@ -52,9 +28,7 @@ class PAPAnchorLoss:
         if not self.use_sigmoid_cls:
             raise ValueError(f'{type(self).__name__} needs sigmoid '
                              'classification (loss_cls.use_sigmoid=True)')
-        if reg_input not in LOC_QUALITY:
-            raise ValueError(f'reg_input must be one of {LOC_QUALITY}, got '
-                             f'{reg_input!r}')
+        check_quality_mode(reg_input)
         self.loss_pap = MODELS.build(loss_pap)
         self.reg_weight = float(reg_weight)
         self.reg_input = reg_input
@@ -71,9 +45,6 @@ class PAPAnchorLoss:
              anchor_list, valid_flag_list, batch_gt_instances,
              batch_img_metas,
              batch_gt_instances_ignore=batch_gt_instances_ignore)
-        num_level_anchors = [a.size(0) for a in anchor_list[0]]
-        level_anchors = images_to_levels(
-            [cat_boxes(a) for a in anchor_list], num_level_anchors)
 
         def flat(tensors, width):
             return torch.cat([t.permute(0, 2, 3, 1).reshape(-1, width)
@@ -86,20 +57,13 @@ class PAPAnchorLoss:
         label_weights = torch.cat([x.reshape(-1) for x in label_weights_list])
         target_deltas = torch.cat(
             [x.reshape(-1, x.size(-1)) for x in bbox_targets_list])
-        anchors = torch.cat([get_box_tensor(a).reshape(-1, 4)
-                             for a in level_anchors])
 
         targets = one_hot_targets(labels, label_weights, self.num_classes)
-        quality = logits.new_zeros(labels.numel())
         pos = labels < self.num_classes
-        if pos.any():
-            pred = get_box_tensor(
-                self.bbox_coder.decode(anchors[pos], deltas[pos]))
-            gt = get_box_tensor(
-                self.bbox_coder.decode(anchors[pos], target_deltas[pos]))
-            quality = quality.index_put(
-                (pos.nonzero().squeeze(1), ),
-                localization_quality(pred, gt, self.reg_input))
+        quality = scatter_quality(labels.numel(), pos, localization_quality(
+            prior_frame_boxes(self.bbox_coder, deltas[pos]),
+            prior_frame_boxes(self.bbox_coder, target_deltas[pos]),
+            self.reg_input))
         return {self.loss_key: self.loss_pap(logits, targets, quality)}
 
 
