@@ -14,6 +14,7 @@ from projects.run_config import (add_common_args, build_runner,  # noqa: E402
 from projects.run_config.cli import set_local_rank  # noqa: E402
 from projects.config_validation import validate_config  # noqa: E402
 from projects.stack_compat import UnsafeCheckpointError  # noqa: E402
+from projects.training_guards import NonFiniteLossError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -48,6 +49,10 @@ def apply_train_flags(cfg, args):
             raise KeyError('--auto-scale-lr needs auto_scale_lr.base_batch_'
                            'size in the config')
         cfg.auto_scale_lr.enable = True
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') == 'FiniteLossHook' for h in hooks):
+        # a NaN/Inf loss stops training before the bad update is applied
+        cfg.custom_hooks = hooks + [dict(type='FiniteLossHook')]
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -69,7 +74,7 @@ def main(argv=None):
     runner = build_runner(cfg)
     try:
         runner.train()
-    except UnsafeCheckpointError as err:
+    except (UnsafeCheckpointError, NonFiniteLossError) as err:
         error_exit(args.config, err)
 
 
