@@ -12,7 +12,8 @@ from mmseg.registry import MODELS
 from torch import nn
 
 from .bezier import PiecewiseBezier
-from .boundary import dilate, erode, label_edges, one_hot, trimap
+from .bf1 import bf1_surrogate
+from .boundary import trimap
 from .params import (FUNCTIONS, check_target_metric, load_params,
                      split_flat)
 from .region import region_sums
@@ -27,7 +28,7 @@ def _mean(values, keep):
     return values.sum() * 0.0
 
 
-def iou_surrogate(logits, target, h_and, h_or, eps=1e-8, chunk_elems=1 << 17):
+def iou_surrogate(logits, target, h_and, h_or, eps=1e-8, chunk_elems=1 << 18):
     """Per-class soft IoU ``sum h_and(p) y / sum (h_or(p) + y - h_or(p) y)``
     over the valid pixels of the batch; returns (iou [C], counts [C])."""
     (g_and, g_or), s_or, n = region_sums(logits, target, [h_and, h_or],
@@ -35,43 +36,15 @@ def iou_surrogate(logits, target, h_and, h_or, eps=1e-8, chunk_elems=1 << 17):
     return g_and / (s_or - g_or + n + eps), n
 
 
-def acc_surrogate(logits, target, h, chunk_elems=1 << 17):
+def acc_surrogate(logits, target, h, chunk_elems=1 << 18):
     """Per-class soft hits ``sum h(p_c) y_c`` and counts ``sum y_c``."""
     (hits, ), _, n = region_sums(logits, target, [h], None, chunk_elems)
     return hits, n
 
 
-def bf1_surrogate(logits, target, fns, tol=5, drop_bg=False, eps=1e-8):
-    """Soft boundary F1 per class; returns (f1 [C], GT edge counts [C]).
-
-    Predicted soft edges ``e = OR(h3(p), h4(erode(p))) - AND(h1(p),
-    h2(erode(p)))``; ignored pixels are void (p = 0 there).
-    """
-    h1, h2, h3, h4 = fns
-    n, c = logits.shape[:2]
-    valid = target >= 0
-    p = torch.softmax(logits, dim=1) * valid[:, None]
-    pe = erode(p)
-    o3, o4 = h3(p), h4(pe)
-    e = o3 + o4 - o3 * o4 - h1(p) * h2(pe)
-    with torch.no_grad():
-        edge = label_edges(target)
-        edge_lab = torch.where(edge, target, -1)
-        gt_dil = dilate(one_hot(edge_lab, c, e.dtype), tol)
-        n_gt = torch.bincount(target[edge], minlength=c).to(e.dtype)
-    n_e = e.sum((0, 2, 3))
-    match_fg = (e * gt_dil).sum((0, 2, 3))
-    e_dil = dilate(e, tol)
-    at_gt = e_dil.gather(1, edge_lab.clamp(min=0)[:, None])[:, 0]
-    match_gt = e.new_zeros(c).index_add(0, target[edge], at_gt[edge])
-    prec = match_fg / (n_e + eps)
-    rec = match_gt / (n_gt + eps)
-    return 2 * prec * rec / (prec + rec + eps), n_gt
-
-
 def surrogate_metric(logits, target, target_metric, fns, tol=5,
                      drop_bg=False, eps=1e-8, class_mean='all',
-                     chunk_elems=1 << 17):
+                     chunk_elems=1 << 18):
     """The differentiable surrogate of ``target_metric`` in [0, 1].
 
     Args:
@@ -99,7 +72,8 @@ def surrogate_metric(logits, target, target_metric, fns, tol=5,
         hits, n = acc_surrogate(logits, target, fns[0], chunk_elems)
         return hits.sum() / (n.sum() + eps)
     elif target_metric == 'BF1':
-        values, n = bf1_surrogate(logits, target, fns, tol, drop_bg, eps)
+        values, n = bf1_surrogate(logits, target, fns, tol, eps,
+                                  chunk_elems)
         keep = n > 0
         if drop_bg:
             keep[0] = False
@@ -142,7 +116,7 @@ class AutoSegLoss(nn.Module):
                  ctrl_points=None, theta=None, tol=5, drop_bg=False,
                  class_mean='all', eps=1e-8, loss_weight=1.0,
                  ignore_index=255, loss_name='loss_autoseg',
-                 chunk_elems=1 << 17):
+                 chunk_elems=1 << 18):
         super().__init__()
         check_target_metric(target_metric)
         given = [k for k, v in (('params_file', params_file),

@@ -154,26 +154,40 @@ class PiecewiseBezier:
     def _piece(x, pc, slope):
         """Value (and slope) of one piece, for x inside its box.
 
-        With ``q = (x - x0) / root'``, ``t = q / w`` is the stable root; the
-        scales are folded into scalars to keep the elementwise work small.
+        With ``v = x - x0``, ``k = (1 - 2a) / w`` and ``r = sqrt(a^2 / |k|
+        + sign(k) v)``, the root is ``sqrt(|k|) r`` and the stable
+        ``t = v / (w (a + sqrt(|k|) r))``; every scale is folded into scalars
+        so that value and slope take few elementwise passes.
         """
-        a, inv_w = pc['a'], pc['inv_w']
-        if pc['x0'] != 0.0:
-            x = x - pc['x0']
-        s = x.mul((1.0 - 2.0 * a) * inv_w).add_(a * a)
-        if a * a < 1e-6 or a > 0.5:  # s may reach 0 (or < 0 past x2)
-            s.clamp_min_(_S_MIN)
-        root = s.sqrt_()
-        q = x / (root + a) if slope else x.div(root.add_(a))
+        a, w = pc['a'], 1.0 / pc['inv_w']
+        v = x - pc['x0'] if pc['x0'] != 0.0 else x
+        k = (1.0 - 2.0 * a) / w
         b = pc['dy2'] - 2.0 * pc['dy1']
-        c1, c2 = 2.0 * pc['dy1'] * inv_w, b * inv_w * inv_w
-        y = q.mul(c2).add_(c1).mul_(q)
+        if abs(k) < 1e-20:  # a = 1/2: t = v / w
+            r = None
+            q = v  # t = q / w
+            c1, c2 = 2.0 * pc['dy1'] / w, b / (w * w)
+        else:
+            sk = abs(k) ** 0.5
+            shift = a * a / abs(k)
+            r = torch.add(v, shift) if k > 0 else torch.rsub(v, shift)
+            if a * a < 1e-6 or k < 0:  # r may reach 0 (or < 0 past x2)
+                r.clamp_min_(_S_MIN / abs(k))
+            r.sqrt_()
+            den = r + a / sk
+            q = v / den  # t = q / (w sk)
+            scale = 1.0 / (w * sk)
+            c1, c2 = 2.0 * pc['dy1'] * scale, b * scale * scale
+        y = torch.addcmul(q * c1, q, q, value=c2)
         if pc['y0'] != 0.0:
             y.add_(pc['y0'])
         if not slope:
             return y, None
-        # dy/dx = (dy1 + b t) / root / w, t = q / w
-        d = q.mul_(c2).add_(0.5 * c1).div_(root)
+        # dy/dx = (dy1 + b t) / root / w with root = sk * r
+        if r is None:
+            d = q.mul(2.0 * c2).add_(c1)
+        else:
+            d = q.mul(b * scale).add_(pc['dy1']).div_(r).mul_(scale)
         return y, d
 
     def evaluate(self, x, slope=False, clamp=True):
@@ -196,11 +210,14 @@ class PiecewiseBezier:
         first, *rest = self.pieces
         y, d = self._piece(x, first, slope)
         for pc in rest:
-            sel = x > pc['x0']
-            yk, dk = self._piece(x[sel], pc, slope)
-            y[sel] = yk
+            flat = x.reshape(-1)
+            idx = (flat > pc['x0']).nonzero().squeeze(1)
+            if idx.numel() == 0:
+                continue
+            yk, dk = self._piece(flat.index_select(0, idx), pc, slope)
+            y.view(-1).index_copy_(0, idx, yk)
             if slope:
-                d[sel] = dk
+                d.view(-1).index_copy_(0, idx, dk)
         return (y, d) if slope else y
 
     def __call__(self, x):

@@ -37,19 +37,108 @@ def label_edges(label):
     return edge & (label >= 0)
 
 
+def _min3(x, dim):
+    """Min over the 3-window along ``dim`` (no padding: the border takes
+    the min over its in-image neighbours) and which neighbour won
+    (0 = centre, 1 = previous, 2 = next; ties keep the earlier)."""
+    n = x.shape[dim]
+    out = x.clone()
+    which = torch.zeros(x.shape, dtype=torch.int8, device=x.device)
+    if n > 1:
+        for src, dst, code in ((slice(0, n - 1), slice(1, n), 1),
+                               (slice(1, n), slice(0, n - 1), 2)):
+            cur = out.narrow(dim, dst.start, dst.stop - dst.start)
+            cand = x.narrow(dim, src.start, src.stop - src.start)
+            better = cand < cur
+            cur.copy_(torch.where(better, cand, cur))
+            which.narrow(dim, dst.start, dst.stop - dst.start).masked_fill_(
+                better, code)
+    return out, which
+
+
+def _min3_backward(grad, which, dim):
+    n = grad.shape[dim]
+    out = grad.masked_fill(which != 0, 0.0)
+    if n > 1:
+        g_next = grad.narrow(dim, 1, n - 1).masked_fill(
+            which.narrow(dim, 1, n - 1) != 1, 0.0)   # to the previous pixel
+        out.narrow(dim, 0, n - 1).add_(g_next)
+        g_prev = grad.narrow(dim, 0, n - 1).masked_fill(
+            which.narrow(dim, 0, n - 1) != 2, 0.0)   # to the next pixel
+        out.narrow(dim, 1, n - 1).add_(g_prev)
+    return out
+
+
+class _Erode(torch.autograd.Function):
+    """3x3 min-pool (border padded with +inf, i.e. 1 for x <= 1) by two
+    separable passes of shifted minima; the gradient goes to one argmin."""
+
+    @staticmethod
+    def forward(ctx, x):
+        rows, which_w = _min3(x, -1)
+        out, which_h = _min3(rows, -2)
+        ctx.save_for_backward(which_w, which_h)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        which_w, which_h = ctx.saved_tensors
+        return _min3_backward(_min3_backward(grad, which_h, -2), which_w, -1)
+
+
 def erode(x):
     """3x3 min-pool of [N, C, H, W] with the border padded as 1 (for x <= 1
-    this is the min over in-image neighbours)."""
-    return -F.max_pool2d(-x, 3, stride=1, padding=1)
+    this is the min over in-image neighbours); differentiable."""
+    return _Erode.apply(x)
 
 
-def dilate(x, tol):
-    """Square max-pool of side ``2 * tol + 1`` (separable: rows, columns)."""
+def _or_window(b, tol, dim):
+    """OR over the window [i - tol, i + tol] along ``dim`` of a bool tensor
+    (one-sided doubling, then a shift)."""
+    n = b.shape[dim]
+    length = 2 * tol + 1
+    win, width = b.clone(), 1  # win[i] = OR b[i .. i + width - 1]
+    while width < length:
+        step = min(width, length - width)
+        if step < n:
+            win.narrow(dim, 0, n - step).logical_or_(
+                win.narrow(dim, step, n - step).clone())
+        width += step
+    out = torch.zeros_like(b)
+    # out[i] = win[i - tol], clipped at the border
+    if n > tol:
+        out.narrow(dim, tol, n - tol).copy_(win.narrow(dim, 0, n - tol))
+    head = min(tol, n)
+    for i in range(head):  # windows cut by the top/left border
+        out.narrow(dim, i, 1).copy_(
+            b.narrow(dim, 0, min(i + tol + 1, n)).any(dim, keepdim=True))
+    return out
+
+
+def dilate_mask(b, tol):
+    """Square dilation (side ``2 tol + 1``) of a bool [..., H, W] mask."""
     if tol <= 0:
-        return x
-    k = 2 * int(tol) + 1
-    x = F.max_pool2d(x, (1, k), stride=1, padding=(0, tol))
-    return F.max_pool2d(x, (k, 1), stride=1, padding=(tol, 0))
+        return b.clone()
+    return _or_window(_or_window(b, tol, -1), tol, -2)
+
+
+def window_max_at(x, n_idx, c_idx, y_idx, x_idx, tol, chunk=1 << 22):
+    """max of ``x[n, c]`` over the square window of side ``2 tol + 1``
+    around each given pixel (clipped to the image); differentiable (the
+    gradient goes to one argmax). Returns [len(n_idx)]."""
+    n, c, h, w = x.shape
+    offs = torch.arange(-tol, tol + 1, device=x.device)
+    flat = x.reshape(-1)
+    outs = []
+    per = max(1, chunk // (2 * tol + 1) ** 2)
+    for s in range(0, n_idx.numel(), per):
+        sl = slice(s, s + per)
+        yy = (y_idx[sl, None] + offs).clamp_(0, h - 1)
+        xx = (x_idx[sl, None] + offs).clamp_(0, w - 1)
+        base = (n_idx[sl] * c + c_idx[sl]) * (h * w)
+        idx = base[:, None, None] + yy[:, :, None] * w + xx[:, None, :]
+        outs.append(flat[idx.reshape(idx.shape[0], -1)].amax(1))
+    return torch.cat(outs) if outs else x.new_zeros(0)
 
 
 def one_hot(label, num_classes, dtype=torch.float32):
@@ -71,4 +160,4 @@ def trimap(label, tol, drop_bg=False):
     edge = label_edges(label)
     if drop_bg:
         edge &= label != 0
-    return dilate(edge[:, None].float(), tol)[:, 0] > 0.5
+    return dilate_mask(edge, tol)

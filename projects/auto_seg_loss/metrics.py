@@ -22,7 +22,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 
-from .boundary import dilate, label_edges, trimap
+from .boundary import dilate_mask, label_edges, trimap
 
 
 def _valid_labels(label, num_classes, ignore_index):
@@ -65,8 +65,7 @@ def boundary_f1_counts(pred, label, num_classes, tol=5):
         cls = classes[start:start + 16].to(label.device)
         ep = (pred[:, None] == cls[:, None, None]) & e_pred[:, None]
         eg = (label[:, None] == cls[:, None, None]) & e_gt[:, None]
-        dp = dilate(ep.float(), tol) > 0.5
-        dg = dilate(eg.float(), tol) > 0.5
+        dp, dg = dilate_mask(ep, tol), dilate_mask(eg, tol)
         for acc, val in zip(counts, (ep, eg, ep & dg, eg & dp)):
             acc[cls.cpu()] += val.sum((0, 2, 3)).double().cpu()
     return tuple(counts)

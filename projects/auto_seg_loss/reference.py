@@ -8,7 +8,9 @@ import torch.nn.functional as F
 
 def bezier_reference(x, points):
     """h(x) with the official root form ``(a - sqrt(a^2 + (1 - 2a) u)) /
-    (2a - 1)`` (exact special case a = 1/2), in the dtype of x."""
+    (2a - 1)`` in the dtype of x (use float64; the official code takes t = u
+    only when a == 1/2 exactly, here also within 1e-12 of it, where the root
+    form is 0/0 in any precision)."""
     pts = [float(v) for v in points]
     xy = [(0.0, 0.0)] + list(zip(pts[0::2], pts[1::2])) + [(1.0, 1.0)]
     x = x.clamp(0, 1)
@@ -19,7 +21,7 @@ def bezier_reference(x, points):
             continue
         a = (x1 - x0) / (x2 - x0)
         u = ((x - x0) / (x2 - x0)).clamp(0, 1)
-        if a == 0.5:
+        if abs(2 * a - 1) < 1e-12:
             t = u
         else:
             t = (a - torch.sqrt(a * a + (1 - 2 * a) * u)) / (2 * a - 1)

@@ -11,16 +11,18 @@ of the whole batch,
 
 IoU, accuracy and their weighted means are then small [C] computations.
 Only the label-class terms are gathered (O(NHW)); ``h_all`` is the one
-function evaluated on all N*C*H*W probabilities. The work runs in chunks of
-pixels so the Bezier temporaries stay small; the backward pass uses the
-saved (masked) p and p * h_all'(p), and never builds a one-hot tensor.
+function evaluated on all N*C*H*W probabilities, in cache-sized blocks so
+its temporaries stay small. The backward pass uses the saved (masked) p and
+p * h_all'(p) and never builds a one-hot tensor.
 """
 import torch
 
 
-def _chunks(num_pixels, num_classes, chunk_elems):
-    step = max(1, chunk_elems // max(num_classes, 1))
-    return [(s, min(s + step, num_pixels)) for s in range(0, num_pixels, step)]
+def _blocks(n, c, hw, chunk_elems):
+    """(image, pixel slice) blocks of about ``chunk_elems`` elements."""
+    step = max(1, chunk_elems // max(c, 1))
+    return [(i, slice(s, min(s + step, hw))) for i in range(n)
+            for s in range(0, hw, step)]
 
 
 class _RegionSums(torch.autograd.Function):
@@ -30,63 +32,67 @@ class _RegionSums(torch.autograd.Function):
         n, c = logits.shape[:2]
         lg = logits.reshape(n, c, -1)
         tgt = target.reshape(n, -1)
-        hw = lg.shape[2]
-        f64 = dict(dtype=torch.float64, device=logits.device)
-        probs = torch.empty_like(lg)
-        pd = torch.empty_like(lg) if all_fn is not None else None
-        dgt = lg.new_zeros((len(gt_fns), n, hw))
-        gt_acc = torch.zeros((len(gt_fns), c), **f64)
-        all_acc = torch.zeros(c, **f64)
-        for i in range(n):
-            for s, e in _chunks(hw, c, chunk_elems):
-                g = tgt[i, s:e]
-                valid = g >= 0
-                gc = g.clamp(min=0)
-                p = torch.softmax(lg[i, :, s:e], dim=0)
-                if not bool(valid.all()):
-                    p.mul_(valid)
-                probs[i, :, s:e] = p
-                pg = p.gather(0, gc[None])[0]
-                for k, fn in enumerate(gt_fns):
-                    y, d = fn.evaluate(pg, slope=True, clamp=False)
-                    gt_acc[k].index_add_(0, gc, (y * valid).double())
-                    dgt[k, i, s:e] = d * valid
-                if all_fn is not None:
-                    y, d = all_fn.evaluate(p, slope=True, clamp=False)
-                    all_acc += y.sum(1, dtype=torch.float64)
-                    pd[i, :, s:e] = d.mul_(p)
-        ctx.save_for_backward(probs, pd, dgt, tgt)
-        ctx.chunk_elems = chunk_elems
+        invalid = tgt < 0
+        gc = tgt.clamp(min=0)
+        pg = lg.new_empty(tgt.shape)
+        all_acc = torch.zeros(c, dtype=torch.float64, device=lg.device)
+        saved = []  # per block: masked p [C, L], p * h_all'(p) [C, L]
+        for i, cols in _blocks(n, c, lg.shape[2], chunk_elems):
+            p = torch.softmax(lg[i, :, cols], dim=0)
+            inv = invalid[i, cols]
+            if bool(inv.any()):
+                p.masked_fill_(inv, 0.0)
+            pg[i, cols] = p.gather(0, gc[i, cols][None])[0]
+            pd = None
+            if all_fn is not None:
+                y, d = all_fn.evaluate(p, slope=True, clamp=False)
+                all_acc += y.sum(1).double()
+                pd = d.mul_(p)
+            saved.append((p, pd))
+        # label-class terms: O(N H W); ignored pixels have p = 0, h(0) = 0
+        gt_acc, dgt = [], []
+        for fn in gt_fns:
+            y, d = fn.evaluate(pg, slope=True, clamp=False)
+            gt_acc.append(torch.bincount(gc.reshape(-1), y.reshape(-1).double(),
+                                         minlength=c))
+            dgt.append(d.masked_fill_(invalid, 0.0))
+        gt_acc = torch.stack(gt_acc) if gt_acc else lg.new_zeros(
+            (0, c), dtype=torch.float64)
+        ctx.saved = saved
+        ctx.save_for_backward(gc, pg, *dgt)
         ctx.logits_shape = logits.shape
+        ctx.chunk_elems = chunk_elems
         return gt_acc, all_acc
 
     @staticmethod
     def backward(ctx, grad_gt, grad_all):
-        probs, pd, dgt, tgt = ctx.saved_tensors
-        n, c, hw = probs.shape
-        grad = torch.empty_like(probs)
-        g_gt = grad_gt.to(probs.dtype)
-        g_all = grad_all.to(probs.dtype)[:, None]
-        for i in range(n):
-            for s, e in _chunks(hw, c, ctx.chunk_elems):
-                gc = tgt[i, s:e].clamp(min=0)
-                p = probs[i, :, s:e]
-                pg = p.gather(0, gc[None])[0]
-                # d loss / d p_label * p_label, from the label-class sums
-                eg = (g_gt[:, gc] * dgt[:, i, s:e]).sum(0).mul_(pg)
-                if pd is not None:
-                    out = pd[i, :, s:e] * g_all
-                    total = out.sum(0).add_(eg)
-                else:
-                    out = torch.zeros_like(p)
-                    total = eg
-                out.addcmul_(p, total[None], value=-1.0)
-                out.scatter_add_(0, gc[None], eg[None])
-                grad[i, :, s:e] = out
+        gc, pg, *dgt = ctx.saved_tensors
+        n, c = ctx.logits_shape[:2]
+        # eg = p_label * d loss / d p_label from the label-class sums
+        eg = torch.zeros_like(pg)
+        for k, d in enumerate(dgt):
+            eg.addcmul_(grad_gt[k].to(pg.dtype)[gc], d)
+        eg.mul_(pg)
+        # softmax backward: grad_c = g_c pd_c + [c = label] eg - p_c total
+        grad = pg.new_empty((n, c, pg.shape[1]))
+        g_all = grad_all.to(pg.dtype)
+        for (i, cols), (p, pd) in zip(
+                _blocks(n, c, pg.shape[1], ctx.chunk_elems), ctx.saved):
+            e = eg[i, cols]
+            if pd is not None:
+                out = pd * g_all[:, None]
+                total = torch.mv(pd.t(), g_all).add_(e)
+            else:
+                out = torch.zeros_like(p)
+                total = e
+            out.addcmul_(p, total[None], value=-1.0)
+            out.scatter_add_(0, gc[i, cols][None], e[None])
+            grad[i, :, cols] = out
+        ctx.saved = None
         return grad.reshape(ctx.logits_shape), None, None, None, None
 
 
-def region_sums(logits, target, gt_fns, all_fn=None, chunk_elems=1 << 17):
+def region_sums(logits, target, gt_fns, all_fn=None, chunk_elems=1 << 18):
     """Batch sums of the label-class terms and of ``all_fn`` (see module doc).
 
     Args:

@@ -1,0 +1,157 @@
+"""Benchmark the Auto Seg-Loss surrogates against cross-entropy.
+
+    python tools/analysis_tools/benchmark_auto_seg_loss.py [--batch 2]
+        [--classes 150] [--size 256] [--threads 1] [--repeat 3]
+        [--ref-size 64]
+
+Every loss (mmseg's CrossEntropyLoss and AutoSegLoss for each target metric
+with its released parameters) runs forward + backward in float32 in its own
+process (one thread by default) on the same logits and labels (5% ignored),
+so its peak memory is its own: the peak resident set minus the resident set
+after the inputs were built and a small warm-up call. The table gives time
+and peak against cross-entropy measured in the same run, and the largest
+difference of the loss and of its gradient (relative to the largest
+gradient) from the float64 reference of the same formulas
+(``projects/auto_seg_loss/reference.py``), computed on the top-left
+``--ref-size`` crop of the same inputs (the dense float64 reference at full
+size needs several GB; ``--ref-size 0`` uses the full size).
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+PARAMS = dict(mIoU='miou.json', FWIoU='fwiou.json', BIoU='biou.json',
+              mAcc='macc.json', gAcc='gacc.json', BF1='bf1.json')
+TARGETS = {'mIoU': 2, 'FWIoU': 2, 'BIoU': 2, 'mAcc': 2, 'gAcc': 2, 'BF1': 5}
+
+
+def rss_kb():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+
+
+def make_inputs(batch, classes, size, seed=0):
+    """Logits and blocky labels (regions of 16-64 px), 5% ignored."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randint(0, classes, (batch, 1, size // 16, size // 16),
+                           generator=g).float()
+    label = torch.nn.functional.interpolate(coarse, size=(size, size),
+                                            mode='nearest')[:, 0].long()
+    label[torch.rand(batch, size, size, generator=g) < 0.05] = 255
+    logits = torch.randn(batch, classes, size, size, generator=g)
+    onehot_bonus = torch.zeros_like(logits)
+    valid = label < classes
+    onehot_bonus.scatter_(1, label.clamp(max=classes - 1)[:, None],
+                          2.0 * valid[:, None].float())
+    return logits + onehot_bonus, label
+
+
+def build(name):
+    from mmseg.registry import MODELS
+
+    import projects.auto_seg_loss  # noqa: F401
+    if name == 'CE':
+        return MODELS.build(dict(type='CrossEntropyLoss', loss_weight=1.0))
+    return MODELS.build(dict(type='AutoSegLoss', target_metric=name,
+                             params_file=PARAMS[name],
+                             drop_bg=name == 'BIoU'))
+
+
+def worker(name, args, out_file):
+    import torch
+    torch.set_num_threads(args.threads)
+    loss_fn = build(name)
+    small = make_inputs(1, args.classes, 32, seed=1)
+    loss_fn(small[0].requires_grad_(), small[1],
+            ignore_index=255).backward()  # warm-up
+    logits, label = make_inputs(args.batch, args.classes, args.size)
+    base = rss_kb()
+    times = []
+    for _ in range(args.repeat):
+        lg = logits.clone().requires_grad_()
+        start = time.perf_counter()
+        loss = loss_fn(lg, label, ignore_index=255)
+        loss.backward()
+        times.append(time.perf_counter() - start)
+        del lg, loss
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+    out = dict(time=min(times), peak_mb=max(peak, 0) / 1024)
+    if name != 'CE':
+        from projects.auto_seg_loss.reference import surrogate_reference
+        r = args.ref_size or args.size
+        lg = logits[:, :, :r, :r].clone().requires_grad_()
+        loss = loss_fn(lg, label[:, :r, :r])
+        loss.backward()
+        lg64 = logits[:, :, :r, :r].double().requires_grad_()
+        ref = loss_fn.loss_weight * (1 - surrogate_reference(
+            lg64, label[:, :r, :r], name, loss_fn.ctrl_points, loss_fn.tol,
+            loss_fn.drop_bg))
+        ref.backward()
+        out['loss_diff'] = abs(float(loss) - float(ref))
+        out['grad_diff'] = float((lg.grad.double() - lg64.grad).abs().max() /
+                                 lg64.grad.abs().max())
+    with open(out_file, 'w') as f:
+        json.dump(out, f)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--classes', type=int, default=150)
+    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--ref-size', type=int, default=64)
+    parser.add_argument('--metrics', nargs='+', default=list(PARAMS))
+    parser.add_argument('--worker', nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker[0], args, args.worker[1])
+
+    print(f'{args.batch} x {args.classes} classes x {args.size} x '
+          f'{args.size}, float32, forward + backward, {args.threads} '
+          f'thread(s), best of {args.repeat}; reference: float64 on the '
+          f'{args.ref_size or args.size} px crop')
+    print('| loss | time | x CE | peak | x CE | target | |loss - ref| | '
+          'max |grad - ref| / max |grad| |')
+    print('|---|---|---|---|---|---|---|---|')
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ['CE'] + args.metrics:
+            out = os.path.join(tmp, f'{name}.json')
+            cmd = [sys.executable, __file__, '--worker', name, out]
+            for key in ('batch', 'classes', 'size', 'threads', 'repeat',
+                        'ref_size'):
+                cmd += [f'--{key.replace("_", "-")}', str(getattr(args, key))]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f'| {name} | failed: '
+                      f'{proc.stderr.strip().splitlines()[-1:]} |')
+                continue
+            with open(out) as f:
+                res[name] = r = json.load(f)
+            ce = res.get('CE')
+            if name == 'CE':
+                print(f"| cross-entropy | {r['time']:.3f} s | 1.00 | "
+                      f"{r['peak_mb']:.0f} MB | 1.00 | - | - | - |")
+                continue
+            t_ratio = r['time'] / ce['time'] if ce else float('nan')
+            m_ratio = r['peak_mb'] / ce['peak_mb'] if ce else float('nan')
+            print(f"| {name} | {r['time']:.3f} s | {t_ratio:.2f} | "
+                  f"{r['peak_mb']:.0f} MB | {m_ratio:.2f} | "
+                  f"<= {TARGETS[name]}x | {r['loss_diff']:.1e} | "
+                  f"{r['grad_diff']:.1e} |", flush=True)
+
+
+if __name__ == '__main__':
+    main()
