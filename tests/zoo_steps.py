@@ -43,6 +43,9 @@ def train_steps(config, data_root, work_dir, iters=1, batch_size=2,
     """
     cfg = load_config(str(ROOT / config) if not Path(config).is_absolute()
                       else str(config), cfg_options, work_dir=str(work_dir))
+    # the runner formats the config text with yapf up to three times
+    # (log, dump, visualizer); seconds per run that a test does not need
+    object.__setattr__(cfg, '_format_python_code', False)
     old_root = str(cfg.get('data_root', '')).rstrip('/')
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(key) is not None:
