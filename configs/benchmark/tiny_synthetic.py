@@ -1,7 +1,7 @@
 # Tiny transfer protocol on the synthetic datasets (CPU, about 1 min per run):
 # the R-18 RetinaNet (synthetic COCO) and UPerNet (synthetic ADE20K) tiny
-# configs, 60 iterations each, evaluated with pycocotools / mmseg IoUMetric
-# on the val splits. Every run gets the same seed, loader and checkpoint
+# configs, 60 iterations each, evaluated once by tools/test.py (pycocotools /
+# mmseg IoUMetric) on the val splits. Every run gets the same seed, loader and checkpoint
 # settings; the pre-trained weights go into model.backbone (prefix
 # 'backbone.'). Example:
 #   python tools/misc/init_checkpoint.py \
@@ -25,7 +25,6 @@ _iters = 60  # helper variables start with an underscore
 settings = {
     'randomness.seed': 0,
     'train_cfg.max_iters': _iters,
-    'train_cfg.val_interval': _iters + 1,  # evaluate once, with tools/test.py
     'train_dataloader.batch_size': 4,
     'train_dataloader.num_workers': 0,
     'train_dataloader.persistent_workers': False,

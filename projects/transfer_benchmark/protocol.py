@@ -14,7 +14,9 @@ A protocol file sets::
              train=True),                    # False: evaluate the checkpoint
     ]
 
-Helper variables of the file start with an underscore (``_iters = 60``).
+By default the runs do not validate during training (the metric comes from
+``tools/test.py`` once); ``train_validation = True`` keeps the config's
+validation. Helper variables of the file start with an underscore (``_iters = 60``).
 """
 import re
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from projects.zoo import resolve_config_path
 from projects.zoo.metafile import REPO_ROOT
 
 PROTOCOL_KEYS = {'settings', 'data', 'tasks', 'description',
-                 'pretrained_prefix'}
+                 'pretrained_prefix', 'train_validation'}
 TASK_KEYS = {'name', 'config', 'metric', 'settings', 'train'}
 DATA_KEYS = {'kind', 'out', 'num_train', 'num_val', 'size', 'seed',
              'num_classes'}
@@ -54,6 +56,7 @@ class Protocol:
     data: list = field(default_factory=list)
     pretrained_prefix: str = 'backbone.'
     description: str = ''
+    train_validation: bool = False  # validate during training too
 
     def task_settings(self, task):
         """Protocol settings, then the task's own (task wins)."""
@@ -131,4 +134,5 @@ def load_protocol(path, root=REPO_ROOT):
                  f'{sorted(DATA_KEYS)})')
     return Protocol(path.stem, path, tasks, settings, data,
                     raw.get('pretrained_prefix', 'backbone.'),
-                    raw.get('description', ''))
+                    raw.get('description', ''),
+                    bool(raw.get('train_validation', False)))

@@ -62,8 +62,11 @@ def markdown_table(rows, task_order=None):
     failed = [r for r in rows if r['status'] == 'failed']
     if failed:
         lines += ['', 'Failed runs:', '']
-        lines += [f'- {r["pretrained"]} -> {r["task"]}: '
-                  + (r.get('error') or '').splitlines()[0] for r in failed]
+        for r in failed:
+            err = [ln.strip() for ln in (r.get('error') or '?').splitlines()
+                   if ln.strip()]
+            summary = err[0] + (f' ... {err[-1]}' if len(err) > 1 else '')
+            lines.append(f'- {r["pretrained"]} -> {r["task"]}: {summary}')
     return '\n'.join(lines) + '\n'
 
 

@@ -54,15 +54,15 @@ def build_entry_model(entry, build=True, cpu_max_params=60e6):
 
 @contextlib.contextmanager
 def indexed_package_configs():
-    """Resolve ``mmdet::``-style config names through an index built once
-    per package.
+    """Resolve ``mmdet::``-style config names without re-reading metafiles.
 
     mmengine 0.10.7 re-reads the package's model-index.yml and all its
     metafiles (hundreds of YAML files, about 1 s) for every ``pkg::`` base,
     ``_base_/`` ones included; loading the whole zoo would spend minutes
-    there. Same answers: a name in the index maps to its ``Config``, any
-    other name raises the same ValueError (mmengine then falls back to
-    ``.mim/configs/<name>``).
+    there. Same answers: ``_base_/`` names raise the ValueError after which
+    mmengine uses ``.mim/configs/<name>``; a model config that exists there
+    is returned directly (its metafile ``Config`` is that file); other names
+    go through an index of the package's metafiles built once.
     """
     from mmengine.config import config as config_module
     original = config_module._get_external_cfg_path
@@ -85,6 +85,13 @@ def indexed_package_configs():
         return indexes[package_path]
 
     def lookup(package_path, cfg_file):
+        # metafile Config entries are .mim/configs/<name>: an existing file
+        # is the answer without reading any metafile
+        direct = osp.join(package_path, '.mim', 'configs', cfg_file)
+        if osp.isfile(direct) and not cfg_file.startswith('_base_'):
+            return direct
+        if cfg_file.startswith('_base_/'):
+            raise ValueError(f'{cfg_file} is a base config')  # as mmengine
         name = cfg_file.split('.')[0]
         model = index(package_path).get(name)
         if model is None:

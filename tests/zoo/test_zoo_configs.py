@@ -74,7 +74,7 @@ def test_diff_of_known_configs(tmp_path):
                      type='RetinaHead', num_classes=3, in_channels=128))
         train_pipeline = [dict(type='LoadImageFromFile')]
         train_dataloader = dict(dataset=dict(pipeline=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadImageFromFile', backend_args=None),
             dict(type='LoadAnnotations', with_bbox=True),
             dict(type='Resize', scale=(256, 256), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5), dict(type='PackDetInputs')]))
