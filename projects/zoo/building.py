@@ -1,5 +1,6 @@
 """Load a zoo config and build its model cheaply (meta device first)."""
 import contextlib
+import copy
 import os.path as osp
 
 import torch
@@ -16,10 +17,11 @@ def count_params(model):
 
 def build_model(model_cfg, scope, device='meta'):
     """``MODELS.build(model_cfg)`` with ``scope`` as default scope, with the
-    parameters created on ``device``."""
+    parameters created on ``device``. ``model_cfg`` is not modified (some
+    detectors write into their head's config while they are built)."""
     with DefaultScope.overwrite_default_scope(scope):
         with torch.device(device):
-            return MODELS.build(model_cfg)
+            return MODELS.build(copy.deepcopy(model_cfg))
 
 
 def _tag(err, stage):
