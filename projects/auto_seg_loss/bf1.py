@@ -15,48 +15,75 @@ max over each pixel's window; dil(y_edge) is a boolean dilation.
 """
 import torch
 
-from .boundary import dilate_mask, erode, label_edges, window_max_at
+from .boundary import (_min3, _min3_backward, dilate_mask, label_edges,
+                       window_max_at)
 
 
-class _SoftEdges(torch.autograd.Function):
-    """``e`` from p and erode(p), elementwise in cache-sized blocks; saves
-    only its inputs and recomputes the four functions for the gradient."""
+def _edge_values(fns, a, b, slope):
+    """The four functions on p (a) and erode(p) (b)."""
+    h1, h2, h3, h4 = fns
+    return (h1.evaluate(a, slope, clamp=False),
+            h2.evaluate(b, slope, clamp=False),
+            h3.evaluate(a, slope, clamp=False),
+            h4.evaluate(b, slope, clamp=False))
+
+
+class _SoftEdgeMap(torch.autograd.Function):
+    """Soft edges ``e`` of p: masking of ignored pixels, 3x3 erosion and the
+    four functions fused over cache-sized blocks of [H, W] planes. Saves
+    only p (the softmax output, kept by autograd anyway) and recomputes
+    the rest for the gradient."""
 
     @staticmethod
-    def forward(ctx, p, pe, fns, chunk_elems):
-        h1, h2, h3, h4 = fns
-        e = torch.empty_like(p)
-        for a, b, out in zip(p.reshape(-1).split(chunk_elems),
-                             pe.reshape(-1).split(chunk_elems),
-                             e.view(-1).split(chunk_elems)):
-            o3, o4 = h3.evaluate(a, clamp=False), h4.evaluate(b, clamp=False)
-            o1, o2 = h1.evaluate(a, clamp=False), h2.evaluate(b, clamp=False)
-            torch.add(o3, o4, out=out)
+    def _block(p, invalid, c, rows):
+        x = p[rows]
+        img = torch.arange(rows.start, rows.stop, device=p.device) // c
+        inv = invalid[img]
+        if bool(inv.any()):
+            x = x.masked_fill(inv, 0.0)
+        else:
+            inv = None
+        eroded_w = _min3(x, -1)
+        return x, inv, eroded_w, _min3(eroded_w, -2)
+
+    @staticmethod
+    def forward(ctx, p, invalid, fns, chunk_elems):
+        n, c, h, w = p.shape
+        planes = p.reshape(n * c, h, w)
+        e = torch.empty_like(planes)
+        step = max(1, chunk_elems // (h * w))
+        for r in range(0, n * c, step):
+            rows = slice(r, min(r + step, n * c))
+            x, _, _, pe = _SoftEdgeMap._block(planes, invalid, c, rows)
+            o1, o2, o3, o4 = _edge_values(fns, x, pe, False)
+            out = torch.add(o3, o4, out=e[rows])
             out.addcmul_(o3, o4, value=-1.0).addcmul_(o1, o2, value=-1.0)
-        ctx.fns, ctx.chunk_elems = fns, chunk_elems
-        ctx.save_for_backward(p, pe)
-        return e
+        ctx.fns, ctx.step, ctx.shape = fns, step, p.shape
+        ctx.save_for_backward(p, invalid)
+        return e.reshape(p.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        p, pe = ctx.saved_tensors
-        h1, h2, h3, h4 = ctx.fns
-        gp, gpe = torch.empty_like(p), torch.empty_like(pe)
-        ch = ctx.chunk_elems
-        for a, b, g, oa, ob in zip(
-                p.reshape(-1).split(ch), pe.reshape(-1).split(ch),
-                grad.reshape(-1).split(ch), gp.view(-1).split(ch),
-                gpe.view(-1).split(ch)):
-            o1, d1 = h1.evaluate(a, slope=True, clamp=False)
-            o2, d2 = h2.evaluate(b, slope=True, clamp=False)
-            o3, d3 = h3.evaluate(a, slope=True, clamp=False)
-            o4, d4 = h4.evaluate(b, slope=True, clamp=False)
-            # de/dp = h3'(p) (1 - o4) - h1'(p) o2, de/dpe likewise
-            torch.mul(d3, o4.neg().add_(1.0), out=oa)
-            oa.addcmul_(d1, o2, value=-1.0).mul_(g)
-            torch.mul(d4, o3.neg_().add_(1.0), out=ob)
-            ob.addcmul_(d2, o1, value=-1.0).mul_(g)
-        return gp, gpe, None, None
+        p, invalid = ctx.saved_tensors
+        n, c, h, w = ctx.shape
+        planes, g_all = p.reshape(n * c, h, w), grad.reshape(n * c, h, w)
+        gp = torch.empty_like(planes)
+        for r in range(0, n * c, ctx.step):
+            rows = slice(r, min(r + ctx.step, n * c))
+            x, inv, ew, pe = _SoftEdgeMap._block(planes, invalid, c, rows)
+            (o1, d1), (o2, d2), (o3, d3), (o4, d4) = _edge_values(
+                ctx.fns, x, pe, True)
+            g = g_all[rows]
+            # de/dp = h3'(p) (1 - o4) - h1'(p) o2; de/dpe likewise
+            g_pe = d4.mul_(o3.neg_().add_(1.0)).addcmul_(d2, o1, value=-1.0)
+            g_pe.mul_(g)
+            g_x = _min3_backward(_min3_backward(g_pe, ew, pe, -2), x, ew, -1)
+            g_x.addcmul_(d3.mul_(o4.neg_().add_(1.0)).addcmul_(
+                d1, o2, value=-1.0), g)
+            if inv is not None:
+                g_x.masked_fill_(inv, 0.0)
+            gp[rows] = g_x
+        return gp.reshape(ctx.shape), None, None, None
 
 
 def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, chunk_elems=1 << 18):
@@ -71,8 +98,8 @@ def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, chunk_elems=1 << 18):
     """
     n, c, h, w = logits.shape
     invalid = target < 0
-    p = torch.softmax(logits, dim=1).masked_fill(invalid[:, None], 0.0)
-    e = _SoftEdges.apply(p, erode(p), list(fns), chunk_elems)
+    p = torch.softmax(logits, dim=1)
+    e = _SoftEdgeMap.apply(p, invalid, list(fns), chunk_elems)
     with torch.no_grad():
         edge = label_edges(target)
         ni, yi, xi = edge.nonzero(as_tuple=True)
@@ -80,11 +107,11 @@ def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, chunk_elems=1 << 18):
         gt_edge = torch.zeros((n, c, h, w), dtype=torch.bool,
                               device=target.device)
         gt_edge[ni, ci, yi, xi] = True
-        gt_dil = dilate_mask(gt_edge, tol)
+        gt_far = dilate_mask(gt_edge, tol).logical_not_()
         del gt_edge
         n_gt = torch.bincount(ci, minlength=c).to(e.dtype)
     n_e = e.sum((0, 2, 3))
-    match_fg = (e * gt_dil).sum((0, 2, 3))
+    match_fg = e.masked_fill(gt_far, 0.0).sum((0, 2, 3))
     at_gt = window_max_at(e, ni, ci, yi, xi, tol)
     match_gt = e.new_zeros(c).index_add(0, ci, at_gt)
     prec = match_fg / (n_e + eps)

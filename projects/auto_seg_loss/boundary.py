@@ -38,58 +38,75 @@ def label_edges(label):
 
 
 def _min3(x, dim):
-    """Min over the 3-window along ``dim`` (no padding: the border takes
-    the min over its in-image neighbours) and which neighbour won
-    (0 = centre, 1 = previous, 2 = next; ties keep the earlier)."""
+    """Min over the 3-window along ``dim``; the border takes the min over
+    its in-image neighbours (padding with +inf)."""
     n = x.shape[dim]
-    out = x.clone()
-    which = torch.zeros(x.shape, dtype=torch.int8, device=x.device)
-    if n > 1:
-        for src, dst, code in ((slice(0, n - 1), slice(1, n), 1),
-                               (slice(1, n), slice(0, n - 1), 2)):
-            cur = out.narrow(dim, dst.start, dst.stop - dst.start)
-            cand = x.narrow(dim, src.start, src.stop - src.start)
-            better = cand < cur
-            cur.copy_(torch.where(better, cand, cur))
-            which.narrow(dim, dst.start, dst.stop - dst.start).masked_fill_(
-                better, code)
-    return out, which
-
-
-def _min3_backward(grad, which, dim):
-    n = grad.shape[dim]
-    out = grad.masked_fill(which != 0, 0.0)
-    if n > 1:
-        g_next = grad.narrow(dim, 1, n - 1).masked_fill(
-            which.narrow(dim, 1, n - 1) != 1, 0.0)   # to the previous pixel
-        out.narrow(dim, 0, n - 1).add_(g_next)
-        g_prev = grad.narrow(dim, 0, n - 1).masked_fill(
-            which.narrow(dim, 0, n - 1) != 2, 0.0)   # to the next pixel
-        out.narrow(dim, 1, n - 1).add_(g_prev)
+    if n == 1:
+        return x.clone()
+    pair = torch.minimum(x.narrow(dim, 0, n - 1), x.narrow(dim, 1, n - 1))
+    out = torch.empty_like(x)
+    out.narrow(dim, 0, 1).copy_(pair.narrow(dim, 0, 1))
+    out.narrow(dim, n - 1, 1).copy_(pair.narrow(dim, n - 2, 1))
+    if n > 2:
+        torch.minimum(pair.narrow(dim, 0, n - 2), pair.narrow(dim, 1, n - 2),
+                      out=out.narrow(dim, 1, n - 2))
     return out
+
+
+def _min3_backward(grad, x, out, dim):
+    """Route ``grad`` of ``out = _min3(x)`` to one argmin per output: the
+    centre if it is a minimum, else the previous pixel, else the next."""
+    n = x.shape[dim]
+    hit = x == out
+    gx = torch.where(hit, grad, 0.0)
+    if n == 1:
+        return gx
+    rest = grad.masked_fill(hit, 0.0)  # not routed yet
+    prev = x.narrow(dim, 0, n - 1) == out.narrow(dim, 1, n - 1)
+    gx.narrow(dim, 0, n - 1).add_(
+        torch.where(prev, rest.narrow(dim, 1, n - 1), 0.0))
+    rest.narrow(dim, 1, n - 1).masked_fill_(prev, 0.0)
+    gx.narrow(dim, 1, n - 1).add_(rest.narrow(dim, 0, n - 1))  # the next
+    return gx
 
 
 class _Erode(torch.autograd.Function):
     """3x3 min-pool (border padded with +inf, i.e. 1 for x <= 1) by two
-    separable passes of shifted minima; the gradient goes to one argmin."""
+    separable passes of shifted minima over cache-sized blocks of planes;
+    the gradient goes to one argmin (recomputed, nothing extra is saved)."""
 
     @staticmethod
-    def forward(ctx, x):
-        rows, which_w = _min3(x, -1)
-        out, which_h = _min3(rows, -2)
-        ctx.save_for_backward(which_w, which_h)
-        return out
+    def forward(ctx, x, chunk_elems):
+        h, w = x.shape[-2:]
+        planes = x.reshape(-1, h, w)
+        out = torch.empty_like(planes)
+        step = max(1, chunk_elems // (h * w))
+        for s in range(0, planes.shape[0], step):
+            out[s:s + step] = _min3(_min3(planes[s:s + step], -1), -2)
+        ctx.chunk_elems = chunk_elems
+        ctx.save_for_backward(x)
+        return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        which_w, which_h = ctx.saved_tensors
-        return _min3_backward(_min3_backward(grad, which_h, -2), which_w, -1)
+        (x, ) = ctx.saved_tensors
+        h, w = x.shape[-2:]
+        planes, g = x.reshape(-1, h, w), grad.reshape(-1, h, w)
+        gx = torch.empty_like(planes)
+        step = max(1, ctx.chunk_elems // (h * w))
+        for s in range(0, planes.shape[0], step):
+            xs = planes[s:s + step]
+            rows = _min3(xs, -1)
+            out = _min3(rows, -2)
+            g_rows = _min3_backward(g[s:s + step], rows, out, -2)
+            gx[s:s + step] = _min3_backward(g_rows, xs, rows, -1)
+        return gx.reshape(x.shape), None
 
 
-def erode(x):
+def erode(x, chunk_elems=1 << 18):
     """3x3 min-pool of [N, C, H, W] with the border padded as 1 (for x <= 1
     this is the min over in-image neighbours); differentiable."""
-    return _Erode.apply(x)
+    return _Erode.apply(x, chunk_elems)
 
 
 def _or_window(b, tol, dim):
