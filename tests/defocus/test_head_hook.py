@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
+from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
 from projects.defocus import (DefocusClsHead, DefocusDropPathHook,
@@ -28,6 +29,7 @@ def samples(labels, num_classes=None):
 
 @pytest.mark.parametrize('aux', ['tokens', 'avg', None])
 def test_aux_loss_closed_forms(aux):
+    init_default_scope('mmpretrain')
     torch.manual_seed(0)
     head = DefocusClsHead(num_classes=5, in_channels=16, aux_loss=aux)
     tokens = torch.randn(3, 7, 16)  # 6 image tokens + cls last
@@ -54,6 +56,7 @@ def test_aux_loss_closed_forms(aux):
 
 
 def test_aux_loss_soft_targets_and_22k_head():
+    init_default_scope('mmpretrain')
     torch.manual_seed(0)
     head = DefocusClsHead(num_classes=5, in_channels=16, hidden_dims=48,
                           loss=dict(type='CrossEntropyLoss', use_soft=True))
