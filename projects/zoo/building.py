@@ -24,6 +24,37 @@ def build_model(model_cfg, scope, device='meta'):
             return MODELS.build(copy.deepcopy(model_cfg))
 
 
+@contextlib.contextmanager
+def parameters_on_meta():
+    """Create tensors on the CPU as usual but move every parameter to the
+    meta device when it is registered: modules that compute with tensors in
+    ``__init__`` (``linspace(...).item()``, tables of values) build, while
+    the weights take no memory."""
+    original = torch.nn.Module.register_parameter
+
+    def register(self, name, param):
+        if param is not None and param.device.type != 'meta':
+            param = torch.nn.Parameter(param.to('meta'),
+                                       requires_grad=param.requires_grad)
+        return original(self, name, param)
+
+    torch.nn.Module.register_parameter = register
+    try:
+        yield
+    finally:
+        torch.nn.Module.register_parameter = original
+
+
+def build_model_without_weights(model_cfg, scope):
+    """``(model, how)``: built on the meta device, or else with only its
+    parameters on the meta device (see :func:`parameters_on_meta`)."""
+    try:
+        return build_model(model_cfg, scope, 'meta'), 'meta'
+    except Exception:
+        with parameters_on_meta():
+            return build_model(model_cfg, scope, 'cpu'), 'meta parameters'
+
+
 def _tag(err, stage):
     err.zoo_stage = stage
     return err
@@ -40,7 +71,7 @@ def build_entry_model(entry, build=True, cpu_max_params=60e6):
         return None, None
     scope = cfg.get('default_scope', 'mmengine')
     try:
-        return build_model(cfg.model, scope, 'meta'), 'meta'
+        return build_model_without_weights(cfg.model, scope)
     except Exception as err:
         meta_err = err
     if not (entry.is_tiny or (entry.params or float('inf')) <=

@@ -74,16 +74,23 @@ def probe_channels(cfg, scope, input_size=224):
     cfg = copy.deepcopy(dict(cfg))
     cfg.pop('init_cfg', None)
     cfg.pop('pretrained', None)
+    from .building import parameters_on_meta
     errors = []
-    for device in ('meta', 'cpu'):
+    for device in ('meta', 'meta parameters', 'cpu'):
         try:
             with DefaultScope.overwrite_default_scope(scope):
-                with torch.device(device):
-                    model = MODELS.build(cfg)
+                if device == 'meta parameters':
+                    with parameters_on_meta():
+                        model = MODELS.build(copy.deepcopy(cfg))
+                    model.to('meta')  # buffers too
+                else:
+                    with torch.device(device):
+                        model = MODELS.build(copy.deepcopy(cfg))
                 model.eval()
                 with torch.no_grad():
-                    out = model(torch.zeros(1, 3, input_size, input_size,
-                                            device=device))
+                    out = model(torch.zeros(
+                        1, 3, input_size, input_size,
+                        device='cpu' if device == 'cpu' else 'meta'))
             return _outputs_channels(out)
         except Exception as err:  # try the next device
             errors.append(f'{device}: {type(err).__name__}: {err}')
