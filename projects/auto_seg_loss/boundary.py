@@ -158,18 +158,6 @@ def window_max_at(x, n_idx, c_idx, y_idx, x_idx, tol, chunk=1 << 22):
     return torch.cat(outs) if outs else x.new_zeros(0)
 
 
-def one_hot(label, num_classes, dtype=torch.float32):
-    """[N, H, W] labels (negative = none) to [N, C, H, W]; zeros where
-    ignored."""
-    n, h, w = label.shape
-    out = torch.zeros((n, num_classes, h, w), dtype=dtype,
-                      device=label.device)
-    valid = label >= 0
-    out.scatter_(1, label.clamp(min=0)[:, None].long(),
-                 valid[:, None].to(dtype))
-    return out
-
-
 def trimap(label, tol, drop_bg=False):
     """Pixels within ``tol`` (Chebyshev) of a class boundary: [N, H, W] bool.
 

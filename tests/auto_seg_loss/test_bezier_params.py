@@ -131,3 +131,32 @@ def test_validation_errors_name_file_and_row(tmp_path):
         AutoSegLoss(target_metric='mAcc', ctrl_points=[0.5] * 12)
     with pytest.raises(FileNotFoundError, match='missing.json does not'):
         AutoSegLoss(params_file='missing.json')
+
+
+def test_boundary_ops_equal_pooling():
+    import torch.nn.functional as F
+
+    from projects.auto_seg_loss.boundary import dilate_mask, erode, \
+        label_edges
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 9, 11, generator=g, dtype=torch.float64)
+    x1 = x.clone().requires_grad_()
+    x2 = x.clone().requires_grad_()
+    w = torch.rand(x.shape, generator=g, dtype=torch.float64)
+    (erode(x1, chunk_elems=50) * w).sum().backward()
+    ref = -F.max_pool2d(-F.pad(x2, (1, 1, 1, 1), value=1.0), 3, stride=1)
+    (ref * w).sum().backward()
+    assert torch.equal(erode(x), ref.detach())
+    assert torch.allclose(x1.grad, x2.grad)  # one argmin per output
+    b = torch.rand(2, 3, 9, 11, generator=g) > 0.9
+    for tol in (1, 2, 5):
+        pooled = F.max_pool2d(b.double(), 2 * tol + 1, 1, tol) > 0
+        assert torch.equal(dilate_mask(b, tol), pooled)
+    # the official edge detector: 3x3 average pool without padding counts
+    lab = torch.randint(0, 3, (2, 9, 11), generator=g)
+    lab[0, :2] = -1
+    onehot = F.one_hot(lab.clamp(min=0), 3).permute(0, 3, 1, 2).double()
+    onehot *= (lab >= 0)[:, None]
+    avg = F.avg_pool2d(onehot, 3, 1, 1, count_include_pad=False)
+    official = ((onehot != avg) & (onehot > 0)).any(1)
+    assert torch.equal(label_edges(lab), official)
