@@ -6,6 +6,7 @@ import copy
 import difflib
 import importlib
 import os.path as osp
+import warnings
 from pathlib import Path
 
 from mmengine.config import Config
@@ -168,13 +169,22 @@ def derive_overrides(base, backbone, pretrained=None, backbone_args=None,
             new_model['auxiliary_head'] = _head_channels(aux, channels)
 
     all_imports = list(dict.fromkeys(_imports(base_cfg) + bb_imports))
+    before = (model.get('neck') or model.get('decode_head') or {}).get(
+        'in_channels')
+    header = []
+    if isinstance(before, (list, tuple)) and len(before) != len(channels):
+        note = (f'the backbone gives {len(channels)} feature map(s) where '
+                f'the base took {len(before)}; pass e.g. --backbone-args '
+                f'out_indices=[0,1,2,3] for multi-scale outputs')
+        warnings.warn(note)
+        header.append(f'# NOTE: {note}.')
     header = [
         f'# Derived from {display_path(base_path, root)} by tools/zoo.py '
         'derive:',
         f'# backbone {backbone} ({what}), output channels {channels},',
         f'# pre-trained weights {pretrained or "none"}'
         + (" (keys 'backbone.*')." if pretrained else '.'),
-    ]
+    ] + header
     assignments = {}
     if all_imports:
         assignments['custom_imports'] = dict(imports=all_imports,
