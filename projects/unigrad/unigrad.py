@@ -146,9 +146,11 @@ class UniGrad(BaseSelfSupervisor):
             self.target_net.update_parameters(online)
             z1m = self._project(self.target_net, inputs[0])
             z2m = self._project(self.target_net, inputs[1])
+        # F, the gradient and the objective in fp32 even under AMP
+        with torch.autocast(device_type=z1.device.type, enabled=False):
             self.update_correlation(z1m, z2m)
-        loss, pos_sim = unigrad_loss(z1, z2, z1m, z2m, self.correlation,
-                                     self.lambd)
+            loss, pos_sim = unigrad_loss(z1, z2, z1m, z2m, self.correlation,
+                                         self.lambd)
         return dict(
             loss=loss,
             pos_sim=pos_sim,
