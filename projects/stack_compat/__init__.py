@@ -3,15 +3,18 @@
 Importing this package (``projects`` does) allow-lists mmengine's checkpoint
 types for ``torch.load(weights_only=True)`` and replaces mmengine's
 ``pkg_resources`` package look-ups, so resume, ``load_checkpoint`` and
-``mmdet::`` config bases work on torch >= 2.6 and setuptools >= 82.
+``mmdet::`` config bases work on torch >= 2.6 and setuptools >= 82; it also
+resolves ``mmdet::`` model config names without re-reading every metafile
+(``config_lookup``).
 """
-from . import checkpoint_policy, package_lookup
+from . import checkpoint_policy, config_lookup, package_lookup
 from .checkpoint_policy import UnsafeCheckpointError, load_checkpoint_file
 
 
 def install():
     """Apply every fix (idempotent)."""
     package_lookup.install()
+    config_lookup.install()
     checkpoint_policy.install()
 
 

@@ -22,7 +22,6 @@ from mmengine.config import Config
 
 from projects.run_config import write_json_atomic
 from projects.zoo import display_path, get_entry
-from projects.zoo.building import indexed_package_configs
 from projects.zoo.derive import derive_overrides, write_text_atomic
 from projects.zoo.formatting import format_assignments, format_value
 from projects.zoo.metafile import REPO_ROOT
@@ -176,8 +175,7 @@ class TransferBenchmark:
             assignments['model']['backbone']['init_cfg'] = init
         else:
             base, header = task.config, []
-            with indexed_package_configs():
-                model = Config.fromfile(str(task.config)).model
+            model = Config.fromfile(str(task.config)).model
             if 'init_cfg' in model.backbone:  # replace (even None), not merge
                 init = dict(_delete_=True, **init)
             assignments = dict(model=dict(backbone=dict(init_cfg=init)))

@@ -1,14 +1,12 @@
 """Load a zoo config and build its model cheaply (meta device first)."""
 import contextlib
 import copy
-import os.path as osp
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
 import projects  # noqa: F401  (stack fixes before any config is read)
-from .metafile import load_yaml
 
 
 def count_params(model):
@@ -83,61 +81,3 @@ def build_entry_model(entry, build=True, cpu_max_params=60e6):
         return build_model(cfg.model, scope, 'cpu'), 'cpu'
     except Exception as err:
         raise _tag(err, 'build')
-
-
-@contextlib.contextmanager
-def indexed_package_configs():
-    """Resolve ``mmdet::``-style config names without re-reading metafiles.
-
-    mmengine 0.10.7 re-reads the package's model-index.yml and all its
-    metafiles (hundreds of YAML files, about 1 s) for every ``pkg::`` base,
-    ``_base_/`` ones included; loading the whole zoo would spend minutes
-    there. Same answers: ``_base_/`` names raise the ValueError after which
-    mmengine uses ``.mim/configs/<name>``; a model config that exists there
-    is returned directly (its metafile ``Config`` is that file); other names
-    go through an index of the package's metafiles built once.
-    """
-    from mmengine.config import config as config_module
-    original = config_module._get_external_cfg_path
-    if getattr(original, 'indexed', False):  # already active
-        yield
-        return
-    indexes = {}
-
-    def index(package_path):
-        if package_path not in indexes:
-            meta = load_yaml(osp.join(package_path, '.mim', 'model-index.yml'))
-            found = {}
-            for meta_path in meta['Import']:
-                data = load_yaml(osp.join(package_path, '.mim', meta_path))
-                for model in data.get('Models') or []:
-                    if 'Config' in model:
-                        found.setdefault(
-                            model['Config'].partition('/')[-1], model)
-            indexes[package_path] = found
-        return indexes[package_path]
-
-    def lookup(package_path, cfg_file):
-        # metafile Config entries are .mim/configs/<name>: an existing file
-        # is the answer without reading any metafile
-        direct = osp.join(package_path, '.mim', 'configs', cfg_file)
-        if osp.isfile(direct) and not cfg_file.startswith('_base_'):
-            return direct
-        if cfg_file.startswith('_base_/'):
-            raise ValueError(f'{cfg_file} is a base config')  # as mmengine
-        name = cfg_file.split('.')[0]
-        model = index(package_path).get(name)
-        if model is None:
-            raise ValueError(f'{name} is not a model config of '
-                             f'{package_path}')
-        path = osp.join(package_path, model['Config'])
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'file "{path}" does not exist')
-        return path
-
-    lookup.indexed = True
-    config_module._get_external_cfg_path = lookup
-    try:
-        yield
-    finally:
-        config_module._get_external_cfg_path = original

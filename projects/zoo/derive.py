@@ -13,7 +13,6 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 
 import projects  # noqa: F401  (stack fixes before any config is read)
-from .building import indexed_package_configs
 from .channels import backbone_channels, resolve_backbone_class
 from .formatting import format_assignments, format_value
 from .metafile import REPO_ROOT
@@ -126,7 +125,6 @@ def _inside(path, root):
         return False
 
 
-@indexed_package_configs()
 def derive_overrides(base, backbone, pretrained=None, backbone_args=None,
                      imports=(), input_size=224, root=REPO_ROOT):
     """``(base path, header lines, {key: value})``: what a config inheriting

@@ -15,7 +15,6 @@ from pathlib import Path
 from mmengine.config import Config, ConfigDict
 
 import projects  # noqa: F401  (stack fixes before any config is read)
-from .building import indexed_package_configs
 from .metafile import REPO_ROOT
 
 PACKAGE_SCOPES = {'mmdet': 'mmdet', 'mmsegmentation': 'mmseg',
@@ -119,7 +118,6 @@ def _origin(node, key, value):
     return node
 
 
-@indexed_package_configs()
 def provenance(path, cfg_options=None):
     """``(cfg, chain, {dotted key: (value, origin file)})`` for a config.
 
@@ -155,7 +153,6 @@ def chain_lines(chain, root=REPO_ROOT):
             display_path(node.file, root) for depth, node in chain.walk()]
 
 
-@indexed_package_configs()
 def diff_configs(a, b):
     """Semantic diff of two configs (paths, Config objects or dicts).
 

@@ -5,7 +5,6 @@ import re
 
 from mmengine.config import Config
 
-from .building import indexed_package_configs
 from .metafile import (REPO_ROOT, load_entries, normalize_key, normalize_task,
                        parse_quantity)
 
@@ -46,7 +45,6 @@ def get_entry(name, root=REPO_ROOT):
     raise KeyError(f'no zoo entry named {name!r}{hint}')
 
 
-@indexed_package_configs()
 def get_config(name, root=REPO_ROOT):
     """The merged mmengine ``Config`` of zoo entry ``name``."""
     return Config.fromfile(str(get_entry(name, root).config_path))

@@ -221,18 +221,15 @@ def validate_zoo(root=REPO_ROOT, parse=True, build=True,
     tiny or its ``Parameters`` <= ``cpu_build_max_params``. The built
     parameter count is compared with ``Metadata.Parameters`` (warning above
     10 %)."""
-    from .building import indexed_package_configs
     problems = validate_metafiles(root)
     if not (parse or build):
         return problems
-    with indexed_package_configs():
-        return problems + _load_and_build(root, build, cpu_build_max_params)
+    return problems + _load_and_build(root, build, cpu_build_max_params)
 
 
 def _load_and_build(root, build, cpu_build_max_params):
     from .building import build_entry_model, count_params
     problems = []
-    collections = None
     from .metafile import all_collections, metafile_paths
     collections = all_collections(root)
     for path in metafile_paths(root):
