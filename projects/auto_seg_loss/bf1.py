@@ -30,9 +30,10 @@ def _edge_values(fns, a, b, slope):
 
 class _SoftEdgeMap(torch.autograd.Function):
     """Soft edges ``e`` of p: masking of ignored pixels, 3x3 erosion and the
-    four functions fused over cache-sized blocks of [H, W] planes. Saves
-    only p (the softmax output, kept by autograd anyway) and recomputes
-    the rest for the gradient."""
+    four functions fused over cache-sized blocks of [H, W] planes. Saves p
+    (the softmax output, kept by autograd anyway) and the two partial
+    derivatives de/dp, de/d erode(p); the erosion's argmin routing is
+    recomputed for the gradient."""
 
     @staticmethod
     def _block(p, invalid, c, rows):
@@ -51,35 +52,37 @@ class _SoftEdgeMap(torch.autograd.Function):
         n, c, h, w = p.shape
         planes = p.reshape(n * c, h, w)
         e = torch.empty_like(planes)
+        de_dp, de_dpe = torch.empty_like(planes), torch.empty_like(planes)
         step = max(1, chunk_elems // (h * w))
         for r in range(0, n * c, step):
             rows = slice(r, min(r + step, n * c))
             x, _, _, pe = _SoftEdgeMap._block(planes, invalid, c, rows)
-            o1, o2, o3, o4 = _edge_values(fns, x, pe, False)
+            (o1, d1), (o2, d2), (o3, d3), (o4, d4) = _edge_values(
+                fns, x, pe, True)
             out = torch.add(o3, o4, out=e[rows])
             out.addcmul_(o3, o4, value=-1.0).addcmul_(o1, o2, value=-1.0)
-        ctx.fns, ctx.step, ctx.shape = fns, step, p.shape
-        ctx.save_for_backward(p, invalid)
+            # de/dp = h3'(p) (1 - o4) - h1'(p) o2; de/dpe likewise
+            torch.mul(d3, o4.neg_().add_(1.0), out=de_dp[rows]).addcmul_(
+                d1, o2, value=-1.0)
+            torch.mul(d4, o3.neg_().add_(1.0), out=de_dpe[rows]).addcmul_(
+                d2, o1, value=-1.0)
+        ctx.step, ctx.shape = step, p.shape
+        ctx.save_for_backward(p, invalid, de_dp, de_dpe)
         return e.reshape(p.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        p, invalid = ctx.saved_tensors
+        p, invalid, de_dp, de_dpe = ctx.saved_tensors
         n, c, h, w = ctx.shape
         planes, g_all = p.reshape(n * c, h, w), grad.reshape(n * c, h, w)
         gp = torch.empty_like(planes)
         for r in range(0, n * c, ctx.step):
             rows = slice(r, min(r + ctx.step, n * c))
             x, inv, ew, pe = _SoftEdgeMap._block(planes, invalid, c, rows)
-            (o1, d1), (o2, d2), (o3, d3), (o4, d4) = _edge_values(
-                ctx.fns, x, pe, True)
             g = g_all[rows]
-            # de/dp = h3'(p) (1 - o4) - h1'(p) o2; de/dpe likewise
-            g_pe = d4.mul_(o3.neg_().add_(1.0)).addcmul_(d2, o1, value=-1.0)
-            g_pe.mul_(g)
+            g_pe = de_dpe[rows] * g
             g_x = _min3_backward(_min3_backward(g_pe, ew, pe, -2), x, ew, -1)
-            g_x.addcmul_(d3.mul_(o4.neg_().add_(1.0)).addcmul_(
-                d1, o2, value=-1.0), g)
+            g_x.addcmul_(de_dp[rows], g)
             if inv is not None:
                 g_x.masked_fill_(inv, 0.0)
             gp[rows] = g_x
