@@ -48,10 +48,13 @@ class _SoftEdgeMap(torch.autograd.Function):
         return x, inv, eroded_w, _min3(eroded_w, -2)
 
     @staticmethod
-    def forward(ctx, p, invalid, fns, chunk_elems):
+    def forward(ctx, p, invalid, near, fns, chunk_elems):
         n, c, h, w = p.shape
         planes = p.reshape(n * c, h, w)
+        near = near.reshape(n * c, h, w)
         e = torch.empty_like(planes)
+        e_sum = planes.new_empty(n * c)
+        e_near = planes.new_empty(n * c)
         de_dp, de_dpe = torch.empty_like(planes), torch.empty_like(planes)
         step = max(1, chunk_elems // (h * w))
         for r in range(0, n * c, step):
@@ -61,32 +64,41 @@ class _SoftEdgeMap(torch.autograd.Function):
                 fns, x, pe, True)
             out = torch.add(o3, o4, out=e[rows])
             out.addcmul_(o3, o4, value=-1.0).addcmul_(o1, o2, value=-1.0)
+            e_sum[rows] = out.sum((1, 2))
+            e_near[rows] = out.masked_fill(near[rows].logical_not(),
+                                           0.0).sum((1, 2))
             # de/dp = h3'(p) (1 - o4) - h1'(p) o2; de/dpe likewise
             torch.mul(d3, o4.neg_().add_(1.0), out=de_dp[rows]).addcmul_(
                 d1, o2, value=-1.0)
             torch.mul(d4, o3.neg_().add_(1.0), out=de_dpe[rows]).addcmul_(
                 d2, o1, value=-1.0)
         ctx.step, ctx.shape = step, p.shape
-        ctx.save_for_backward(p, invalid, de_dp, de_dpe)
-        return e.reshape(p.shape)
+        ctx.save_for_backward(p, invalid, near, de_dp, de_dpe)
+        return e.reshape(p.shape), e_sum.reshape(n, c), e_near.reshape(n, c)
 
     @staticmethod
-    def backward(ctx, grad):
-        p, invalid, de_dp, de_dpe = ctx.saved_tensors
+    def backward(ctx, grad, grad_sum, grad_near):
+        p, invalid, near, de_dp, de_dpe = ctx.saved_tensors
         n, c, h, w = ctx.shape
-        planes, g_all = p.reshape(n * c, h, w), grad.reshape(n * c, h, w)
+        planes = p.reshape(n * c, h, w)
+        g_all = grad.reshape(n * c, h, w) if grad is not None else None
+        g_sum = grad_sum.reshape(-1, 1, 1)
+        g_near = grad_near.reshape(-1, 1, 1)
         gp = torch.empty_like(planes)
         for r in range(0, n * c, ctx.step):
             rows = slice(r, min(r + ctx.step, n * c))
             x, inv, ew, pe = _SoftEdgeMap._block(planes, invalid, c, rows)
-            g = g_all[rows]
+            # d loss / d e: the map itself, its plane sums, the sums near GT
+            g = torch.where(near[rows], g_near[rows], 0.0).add_(g_sum[rows])
+            if g_all is not None:
+                g.add_(g_all[rows])
             g_pe = de_dpe[rows] * g
             g_x = _min3_backward(_min3_backward(g_pe, ew, pe, -2), x, ew, -1)
             g_x.addcmul_(de_dp[rows], g)
             if inv is not None:
                 g_x.masked_fill_(inv, 0.0)
             gp[rows] = g_x
-        return gp.reshape(ctx.shape), None, None, None
+        return gp.reshape(ctx.shape), None, None, None, None
 
 
 def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, chunk_elems=1 << 18):
@@ -102,7 +114,6 @@ def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, chunk_elems=1 << 18):
     n, c, h, w = logits.shape
     invalid = target < 0
     p = torch.softmax(logits, dim=1)
-    e = _SoftEdgeMap.apply(p, invalid, list(fns), chunk_elems)
     with torch.no_grad():
         edge = label_edges(target)
         ni, yi, xi = edge.nonzero(as_tuple=True)
@@ -110,11 +121,14 @@ def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, chunk_elems=1 << 18):
         gt_edge = torch.zeros((n, c, h, w), dtype=torch.bool,
                               device=target.device)
         gt_edge[ni, ci, yi, xi] = True
-        gt_far = dilate_mask(gt_edge, tol).logical_not_()
+        gt_near = dilate_mask(gt_edge, tol)
         del gt_edge
-        n_gt = torch.bincount(ci, minlength=c).to(e.dtype)
-    n_e = e.sum((0, 2, 3))
-    match_fg = e.masked_fill(gt_far, 0.0).sum((0, 2, 3))
+        n_gt = torch.bincount(ci, minlength=c).to(p.dtype)
+    # e, and its per-(image, class) sums overall and near GT boundaries
+    e, e_sum, e_near = _SoftEdgeMap.apply(p, invalid, gt_near, list(fns),
+                                          chunk_elems)
+    n_e = e_sum.sum(0)
+    match_fg = e_near.sum(0)
     at_gt = window_max_at(e, ni, ci, yi, xi, tol)
     match_gt = e.new_zeros(c).index_add(0, ci, at_gt)
     prec = match_fg / (n_e + eps)
