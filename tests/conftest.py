@@ -1,4 +1,5 @@
 """Shared fixtures: small synthetic datasets generated once per session."""
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +9,23 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # pytest-xdist runs one worker per core: one thread each (subprocesses
+    # such as tools/train.py inherit it) instead of oversubscribing the CPU
+    os.environ['OMP_NUM_THREADS'] = '1'
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def isolated_default_scope():
+    """Undo the mmengine default scopes a test creates (``init_default_scope``
+    and every Runner set a process-wide current scope that would otherwise
+    leak into whichever test runs next)."""
+    from mmengine.registry import DefaultScope
+    before = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)
 
 
 @pytest.fixture(scope='session')
