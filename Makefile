@@ -10,4 +10,4 @@ demo: env
 	$(PY) tools/misc/demo.py
 
 test: env
-	$(PY) -m pytest tests -q -n auto --maxprocesses=4
+	$(PY) -m pytest tests -q -n auto --maxprocesses=4 --dist worksteal
