@@ -6,11 +6,13 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 from mmpretrain.models.backbones import VisionTransformer
 
+from projects.plain_vit import PlainViTMixin
+
 from .sub_ln import GAMMA_SCALED, MagnetoEncoderLayer, magneto_gamma
 
 
 @MODELS.register_module()
-class MagnetoViT(VisionTransformer):
+class MagnetoViT(PlainViTMixin, VisionTransformer):
     """ViT backbone with Magneto's Sub-LN layers and DeepNet-derived init.
 
     Each layer is ``MagnetoEncoderLayer`` (an extra LN before the attention
@@ -107,33 +109,6 @@ class MagnetoViT(VisionTransformer):
         if frozen_stages > 0:
             self._freeze_stages()
 
-    @classmethod
-    def _arch_settings(cls, arch):
-        if isinstance(arch, str):
-            if arch.lower() not in cls.arch_zoo:
-                raise ValueError(
-                    f'{cls.__name__}: unknown arch {arch!r}; choose one of '
-                    f'{sorted(cls.arch_zoo)} or pass a dict with keys '
-                    f'{list(cls._ESSENTIAL)}')
-            return dict(cls.arch_zoo[arch.lower()])
-        if not isinstance(arch, dict) or not set(cls._ESSENTIAL) <= set(arch):
-            raise ValueError(f'{cls.__name__}: a custom arch must be a dict '
-                             f'with keys {list(cls._ESSENTIAL)}, got {arch!r}')
-        return dict(arch)
-
-    def _normalize_out_indices(self, out_indices):
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        result = []
-        for index in out_indices:
-            i = self.num_layers + index if index < 0 else index
-            if not 0 <= i < self.num_layers:
-                raise ValueError(f'{type(self).__name__}: out_indices entry '
-                                 f'{index} is outside [-{self.num_layers}, '
-                                 f'{self.num_layers - 1}]')
-            result.append(i)
-        return result
-
     def gamma_scaled_parameters(self):
         """Names and tensors of the parameters multiplied by gamma."""
         return [(name, p) for name, p in self.layers.named_parameters()
@@ -160,14 +135,3 @@ class MagnetoViT(VisionTransformer):
             if self.cls_token is not None:
                 trunc_normal_(self.cls_token, std=0.02)
             self.reset_magneto_parameters()
-
-    def forward(self, x):
-        p = self.patch_size
-        H, W = x.shape[-2:]
-        if H % p or W % p:
-            raise ValueError(
-                f'{type(self).__name__}: input size {H}x{W} is not a multiple '
-                f'of the patch size {p}; pad or resize it to a multiple of {p} '
-                f'(e.g. {-(-H // p) * p}x{-(-W // p) * p}; mmdet/mmseg data '
-                f'preprocessors do this with pad_size_divisor / size_divisor)')
-        return super().forward(x)
