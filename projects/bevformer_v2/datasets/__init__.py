@@ -1,0 +1,1 @@
+"""BEVFormer v2 datasets."""
