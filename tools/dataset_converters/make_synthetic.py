@@ -4,6 +4,11 @@ Example::
 
     python tools/dataset_converters/make_synthetic.py coco \
         --out data/synthetic_coco --num-train 200 --num-val 50 --size 128 128
+    python tools/dataset_converters/make_synthetic.py nuscenes \
+        --out data/synthetic_nuscenes --num-train 8 --num-val 2 --size 90 160
+
+For ``nuscenes`` the counts are SCENES (4 key frames each) and the root also
+gets the infos files (``nuscenes_infos_{train,val}.json``).
 """
 import argparse
 import sys
@@ -31,8 +36,8 @@ def parse_args(argv=None):
         parser.error('--num-train and --num-val must be >= 1')
     if min(args.size) < 32:
         parser.error(f'--size must be at least 32 x 32, got {args.size}')
-    if args.num_classes is not None and args.kind == 'ade20k':
-        parser.error('--num-classes does not apply to ade20k')
+    if args.num_classes is not None and args.kind in ('ade20k', 'nuscenes'):
+        parser.error(f'--num-classes does not apply to {args.kind}')
     return args
 
 
