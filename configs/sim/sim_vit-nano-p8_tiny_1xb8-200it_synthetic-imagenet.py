@@ -12,7 +12,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['projects.sim'], allow_failed_imports=False)
 
-max_iters = 40
+max_iters = 200
 crop = 56
 patch = 8
 grid = crop // patch
@@ -94,13 +94,13 @@ optim_wrapper = dict(
                        flat_decay_mult=0.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
-         end=5),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=5, end=max_iters,
+         end=10),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=10, end=max_iters,
          eta_min=0.),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=10),
+    logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', by_epoch=False,
                     interval=max_iters))
 log_processor = dict(by_epoch=False)
