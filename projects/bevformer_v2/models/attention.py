@@ -104,7 +104,8 @@ class SpatialCrossAttention(nn.Module):
     Each (batch item, camera) keeps only the queries whose pillar hits the
     image (its own mask: the official code used batch 0's mask for all), runs
     the deformable attention on them, scatters back, and averages over the
-    cameras that see the query. A query seen by none returns its residual.
+    cameras that see the query. A query seen by none returns its residual
+    unchanged.
     """
 
     def __init__(self, embed_dims: int = 256, num_cams: int = 6, dropout: float = 0.1,
@@ -148,9 +149,12 @@ class SpatialCrossAttention(nn.Module):
             out = out.view(bs, n, max_len, c) * valid[..., None]
             slots = slots.new_zeros(bs, n, nq, c).scatter_add_(
                 2, order[..., None].expand(-1, -1, -1, c), out).sum(1)
-        count = hit.sum(1).clamp(min=1).to(slots.dtype)  # (b, Q)
-        slots = slots / count[..., None]
-        return self.dropout(self.output_proj(slots)) + residual
+        count = hit.sum(1)  # (b, Q)
+        slots = slots / count.clamp(min=1).to(slots.dtype)[..., None]
+        # a query seen by no camera keeps its residual exactly (the official
+        # code added output_proj's bias to it)
+        seen = (count > 0).to(slots.dtype)[..., None]
+        return self.dropout(self.output_proj(slots)) * seen + residual
 
 
 class TemporalSelfAttention(nn.Module):

@@ -17,8 +17,8 @@ from mmdet.registry import TASK_UTILS
 
 def normalize_bbox(bboxes: Tensor) -> Tensor:
     """(n, 9) boxes -> (n, 10) box code (gravity centre, log sizes, sin/cos)."""
-    x, y, z, l, w, h, yaw = bboxes[..., :7].unbind(-1)
-    code = [x, y, l.clamp(min=1e-6).log(), w.clamp(min=1e-6).log(), z + h / 2,
+    x, y, z, length, w, h, yaw = bboxes[..., :7].unbind(-1)
+    code = [x, y, length.clamp(min=1e-6).log(), w.clamp(min=1e-6).log(), z + h / 2,
             h.clamp(min=1e-6).log(), yaw.sin(), yaw.cos()]
     if bboxes.shape[-1] > 7:
         code += [bboxes[..., 7], bboxes[..., 8]]
@@ -27,10 +27,10 @@ def normalize_bbox(bboxes: Tensor) -> Tensor:
 
 def denormalize_bbox(code: Tensor) -> Tensor:
     """(n, 10) box code -> (n, 9) boxes with the BOTTOM centre."""
-    l, w, h = code[..., 2].exp(), code[..., 3].exp(), code[..., 5].exp()
+    length, w, h = code[..., 2].exp(), code[..., 3].exp(), code[..., 5].exp()
     yaw = torch.atan2(code[..., 6], code[..., 7])
     z = code[..., 4] - h / 2
-    out = [code[..., 0], code[..., 1], z, l, w, h, yaw]
+    out = [code[..., 0], code[..., 1], z, length, w, h, yaw]
     if code.shape[-1] > 8:
         out += [code[..., 8], code[..., 9]]
     else:

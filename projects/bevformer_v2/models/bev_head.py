@@ -148,7 +148,8 @@ class BEVFormerHead(BaseModule):
                 prev_bevs: Optional[List[Tensor]] = None, bda_mat: Optional[Tensor] = None,
                 proposals: Optional[Dict[str, Tensor]] = None,
                 cur_bev: Optional[Tensor] = None) -> Dict[str, Tensor]:
-        """``cur_bev``: the current frame's BEV if already computed. Returns all_cls_scores (L, B, Q, C), all_bbox_preds (L, B, Q, 10),
+        """``cur_bev``: the current frame's BEV if already computed. Returns
+        all_cls_scores (L, B, Q, C), all_bbox_preds (L, B, Q, 10),
         bev (B, HW, C) and the initial reference points (B, Q, 3)."""
         bev = cur_bev if cur_bev is not None else self.get_bev(
             mlvl_feats, lidar2img, img_shape, pad_shape, bda_mat)

@@ -152,7 +152,8 @@ class NuscenesDD3D(BaseModule):
         center_sample_radius (float): centre sampling radius, in strides.
         mean_depth_per_level / std_depth_per_level (list[float]): depth priors.
         canon_box_sizes (list): per-class (l, w, h) canonical sizes.
-        num_attrs (int): attribute logits (within-class attribute id).
+        num_attrs (int): attribute logits; the data interface gives the
+            attribute id within the class (0..2), so 3 (official: 8 global ids).
         box3d_loss_weight (float), conf3d_loss_weight (float),
         smooth_l1_beta (float), max_loss_per_group (float): 3D loss settings
             (official 2.0, 1.0, 0.05, 20; the clamp is applied).
@@ -365,13 +366,24 @@ class NuscenesDD3D(BaseModule):
         attr_t = torch.cat([g_.attr_labels for g_ in gts])[offsets[im] + gi].long()
         attr = _flat(out['attr'], 1).reshape(-1, self.attr_logits.out_channels)[pos]
         ok = attr_t >= 0
-        losses['loss_attr'] = (self.attr_loss_weight * F.cross_entropy(attr[ok], attr_t[ok])
-                               if ok.any() else zero)
+        # attribute and speed: centerness-weighted, each over its valid targets
+        if ok.any():
+            w = ctr_t[ok]
+            ce = F.cross_entropy(attr[ok], attr_t[ok], reduction='none')
+            losses['loss_attr'] = self.attr_loss_weight * (ce * w).sum() / reduce_mean(
+                w.sum()).clamp(min=1e-6)
+        else:
+            losses['loss_attr'] = zero
         speed_t = torch.cat([g_.speeds for g_ in gts])[offsets[im] + gi].to(cls)
         speed = _flat(out['speed'], 1).reshape(-1)[pos]
         ok = torch.isfinite(speed_t)
-        losses['loss_speed'] = (self.speed_loss_weight * F.smooth_l1_loss(
-            speed[ok], speed_t[ok], beta=self.beta) if ok.any() else zero)
+        if ok.any():
+            w = ctr_t[ok]
+            sl1 = F.smooth_l1_loss(speed[ok], speed_t[ok], beta=self.beta, reduction='none')
+            losses['loss_speed'] = self.speed_loss_weight * (sl1 * w).sum() / reduce_mean(
+                w.sum()).clamp(min=1e-6)
+        else:
+            losses['loss_speed'] = zero
         return losses
 
     # ------------------------------------------------------------ inference
@@ -406,8 +418,8 @@ class NuscenesDD3D(BaseModule):
             conf = g('conf', 1)[:, 0].sigmoid()
             speed = _flat(out['speed'], 1)[m, loc_i, 0]
             if len(s):
-                _, keep = batched_nms(boxes, s, lab, dict(type='nms',
-                                                          iou_threshold=cfg['nms_iou']))
+                _, keep = batched_nms(boxes.float(), s.float(), lab,
+                                      dict(type='nms', iou_threshold=cfg['nms_iou']))
                 keep = keep[:cfg['max_per_img']]
             else:
                 keep = lab.new_zeros(0)
