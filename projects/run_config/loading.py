@@ -1,14 +1,14 @@
 """Load a config with command-line overrides, validate it, build the runner."""
 import json
-import os
 import os.path as osp
-import tempfile
 
+import torch
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import projects  # noqa: F401  (stack fixes before any config is read)
+from projects.training_guards import atomic_write
 
 
 def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
@@ -20,6 +20,10 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
         raise FileNotFoundError(f'config file {path} does not exist')
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
+    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
+    if (launcher != 'none' and dist_cfg.get('backend') == 'nccl'
+            and not torch.cuda.is_available()):
+        dist_cfg['backend'] = 'gloo'  # NCCL needs GPUs; CPU runs use gloo
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
@@ -39,13 +43,4 @@ def build_runner(cfg):
 
 def write_json_atomic(path, data):
     """Write ``data`` as JSON so that ``path`` is never left half-written."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(data, indent=2), mode='w')

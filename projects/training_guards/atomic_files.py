@@ -7,25 +7,62 @@ name. :func:`install` replaces both methods by writes to a temporary file in
 the same directory, flushed and fsynced, then renamed over the target, so a
 reader sees either the old file or the complete new one.
 """
+import glob
 import os
 import os.path as osp
 import tempfile
 
 from mmengine.fileio.backends import LocalBackend
 
+# Called (when set) between writing the temporary file and renaming it; the
+# fault-injection hook uses it to die at the worst moment of a write.
+before_replace = None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def remove_stale_temporaries(path):
+    """Delete temporary files of earlier writes of ``path`` whose writer
+    process is gone (killed mid-write); return their names."""
+    folder, name = osp.split(osp.abspath(path))
+    removed = []
+    for tmp in glob.glob(osp.join(glob.escape(folder),
+                                  f'.{glob.escape(name)}.*.tmp')):
+        pid = osp.basename(tmp)[len(name) + 2:].split('.')[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            os.unlink(tmp)
+            removed.append(tmp)
+    return removed
+
 
 def atomic_write(path, data, mode='wb', encoding=None):
-    """Write ``data`` to ``path`` so that ``path`` is never half-written."""
+    """Write ``data`` to ``path`` so that ``path`` is never half-written.
+
+    The data goes to ``.<name>.<pid>.<random>.tmp`` next to ``path`` first;
+    leftovers of writers that were killed are removed on the next write.
+    """
     path = os.fspath(path)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.',
-                               suffix='.tmp')
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=f'.{osp.basename(path)}.{os.getpid()}.',
+        suffix='.tmp')
     try:
         with os.fdopen(fd, mode, encoding=encoding) as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):

@@ -44,6 +44,9 @@ def test_kill_during_checkpoint_write_keeps_previous_file(tmp_path):
     assert old['state_dict']['w'].tolist() == [0.0, 0.0, 0.0]
     leftovers = [p.name for p in tmp_path.iterdir() if p != path]
     assert len(leftovers) == 1 and leftovers[0].endswith('.tmp')
+    # the next write of the same file removes the dead writer's leftover
+    save_checkpoint({'state_dict': {'w': torch.ones(3)}}, str(path))
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 class ToyModel(BaseModel):
