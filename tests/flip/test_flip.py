@@ -1,0 +1,307 @@
+"""FLIP: contrastive loss and temperature against closed forms, patch
+dropping, tokenizer and text tower, COCO captions, retrieval metric and one
+training step of the tiny config."""
+import json
+import math
+import re
+import sys
+import types
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from projects.flip import (FLIP, LOGIT_SCALE_INIT, CausalTextTransformer,
+                           COCOCaptions, ImageTextRetrieval, TokenizeCaption,
+                           WordTokenizer, build_vocab, contrastive_loss,
+                           tokenize)
+
+TINY = 'configs/flip/flip_vit-tiny-p8_1xb32-mask50-200it_synthetic-coco.py'
+NUMBERS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
+           'eight', 'nine', 'ten')
+
+
+def _unit(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    return x / x.norm(dim=1, keepdim=True)
+
+
+def _tiny_flip(mask_ratio=0.5, **kwargs):
+    model = FLIP(
+        backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=2,
+                                               num_heads=2,
+                                               feedforward_channels=64),
+                      img_size=32, patch_size=8),
+        text_encoder=dict(type='CausalTextTransformer', vocab_size=20,
+                          context_length=8, width=16, num_layers=1,
+                          num_heads=2),
+        embed_dims=16, mask_ratio=mask_ratio, **kwargs)
+    model.init_weights()
+    return model
+
+
+def test_contrastive_loss_closed_form():
+    """Value, d/dimg, d/dtxt and d/dlogit_scale of the symmetric InfoNCE
+    against the written-out formulas (float64)."""
+    n, d = 5, 4
+    x, y = _unit(n, d, 0).requires_grad_(True), _unit(n, d, 1)
+    y.requires_grad_(True)
+    t = torch.tensor(math.log(7.), dtype=torch.float64, requires_grad=True)
+    loss = contrastive_loss(x, y, t)
+    gx, gy, gt = torch.autograd.grad(loss, (x, y, t))
+    with torch.no_grad():
+        s = 7.
+        S = s * x @ y.t()
+        expected = sum(-S[i, i] + 0.5 * torch.log(torch.exp(S[i]).sum()) +
+                       0.5 * torch.log(torch.exp(S[:, i]).sum())
+                       for i in range(n)) / n
+        assert abs(loss.item() - expected.item()) < 1e-12
+        P = torch.softmax(S, dim=1)  # image -> text
+        C = torch.softmax(S, dim=0)  # text -> image (columns)
+        eye = torch.eye(n, dtype=torch.float64)
+        ex = s / (2 * n) * ((P + C) @ y - 2 * y)
+        ey = s / (2 * n) * ((P + C).t() @ x - 2 * x)
+        et = ((P + C) * S).sum() / (2 * n) - (S * eye).sum() / n
+        assert torch.allclose(gx, ex, rtol=0, atol=1e-12)
+        assert torch.allclose(gy, ey, rtol=0, atol=1e-12)
+        assert abs(gt.item() - et.item()) < 1e-12
+    # perfectly aligned, orthogonal pairs: loss -> 0 as the scale grows
+    e = torch.eye(4, dtype=torch.float64)
+    assert contrastive_loss(e, e, torch.tensor(math.log(100.))) < 1e-40 + \
+        2 * 3 * math.exp(-100)
+
+
+@pytest.mark.parametrize('raw,scale,has_grad', [
+    (LOGIT_SCALE_INIT, 1 / 0.07, True), (math.log(200.), 100., False),
+    (-1., 1., False), (math.log(50.), 50., True)])
+def test_temperature_clamp(raw, scale, has_grad):
+    """scale = exp(clip(logit_scale, 0, log 100)); no gradient outside."""
+    x, y = _unit(4, 3, 2), _unit(4, 3, 3)
+    t = torch.tensor(raw, dtype=torch.float64, requires_grad=True)
+    loss = contrastive_loss(x, y, t)
+    ref = contrastive_loss(x, y, torch.tensor(math.log(scale),
+                                              dtype=torch.float64))
+    assert abs(loss.item() - ref.item()) < 1e-12
+    (g, ) = torch.autograd.grad(loss, t)
+    assert (g.abs().item() > 0) == has_grad
+    model = _tiny_flip()
+    assert model.logit_scale.requires_grad
+    assert abs(model.clamped_logit_scale().exp().item() - 1 / 0.07) < 1e-5
+    assert not _tiny_flip(learnable_scale=False).logit_scale.requires_grad
+
+
+@pytest.mark.parametrize('ratio,kept', [(0.5, 8), (0.75, 4)])
+def test_patch_dropping(ratio, kept):
+    """Exactly int(L (1 - r)) patches are encoded, dropped ones have no
+    influence, kept ones do; without masking the result equals the masked
+    path at ratio 0 (class token + all patches)."""
+    torch.manual_seed(0)
+    model = _tiny_flip(mask_ratio=ratio).train()
+    assert model.num_patches == 16 and model.num_kept() == kept
+    img = torch.randn(3, 3, 32, 32)
+    torch.manual_seed(1)
+    tokens, mask, _ = model.backbone(img, mask=True)
+    assert tokens.shape[1] == 1 + kept
+    assert mask.sum(1).tolist() == [16 - kept] * 3
+    torch.manual_seed(1)
+    feat, mask2 = model.encode_image(img)
+    assert torch.equal(mask, mask2)
+    # patch index p = row * 4 + col covers pixels [8 row:, 8 col:]
+    drop = mask.reshape(3, 4, 4).repeat_interleave(8, 1).repeat_interleave(
+        8, 2)[:, None].bool().expand_as(img)
+    noise = torch.randn_like(img)
+    torch.manual_seed(1)  # the same mask again
+    feat_dropped = model.encode_image(img + 5 * noise * drop)[0]
+    assert torch.allclose(feat, feat_dropped, atol=1e-6)
+    torch.manual_seed(1)
+    feat_kept = model.encode_image(img + noise * ~drop)[0]
+    assert (feat - feat_kept).abs().max() > 1e-3
+    # evaluation sees everything; the masked path at ratio 0 agrees
+    model.eval()
+    full, no_mask = model.encode_image(img)
+    assert not no_mask.any()
+    model.backbone.mask_ratio = 0.
+    assert torch.allclose(model.encode_image(img, masked=True)[0], full,
+                          atol=1e-5)
+
+
+def test_tokenizer_and_text_tower(tmp_path, monkeypatch):
+    vocab = build_vocab(['A red person, on the left.', 'two green cars.'])
+    assert vocab[:4] == ['<pad>', '<unk>', '<sot>', '<eot>']
+    (tmp_path / 'vocab.txt').write_text('\n'.join(vocab) + '\n')
+    tok = WordTokenizer(str(tmp_path / 'vocab.txt'))
+    text = 'a red person, on the left.'
+    assert tok.decode(tok.encode(text)) == text
+    assert tok.encode('a purple person')[1] == tok.unk_id
+    ids = tokenize(tok, [text, 'two cars'], context_length=12)
+    words = tok.encode(text)
+    assert ids[0].tolist() == [2] + words + [3] + [0] * (10 - len(words))
+    assert ids[1, :4].tolist() == [2] + tok.encode('two cars') + [3]
+    cut = tokenize(tok, text, context_length=5)[0].tolist()
+    assert cut == [2] + words[:3] + [3]  # truncated, still ends with EOT
+    # text tower: the EOT feature ignores everything after EOT (causal)
+    torch.manual_seed(0)
+    enc = CausalTextTransformer(vocab_size=len(vocab), context_length=12,
+                                width=16, num_layers=2, num_heads=2)
+    enc.init_weights()
+    enc.eval()
+    out = enc(ids)
+    junk = ids.clone()
+    junk[0, len(words) + 2:] = 5
+    junk[1, 4:] = 7
+    assert torch.allclose(enc(junk), out, atol=1e-6)
+    changed = ids.clone()
+    changed[0, 1] = (changed[0, 1] + 1) % len(vocab)
+    assert (enc(changed)[0] - out[0]).abs().max() > 1e-4
+    with pytest.raises(ValueError, match='no EOT'):
+        enc(torch.zeros(1, 4, dtype=torch.long))
+    # the CLIP BPE hook wraps transformers.CLIPTokenizer, local files only
+    calls = {}
+
+    class FakeCLIP:
+        bos_token_id, eos_token_id = 49406, 49407
+
+        @classmethod
+        def from_pretrained(cls, path, local_files_only):
+            calls.update(path=path, local=local_files_only)
+            return cls()
+
+        def __len__(self):
+            return 49408
+
+        def encode(self, text, add_special_tokens):
+            return [320, 1000 + len(text)]
+
+    monkeypatch.setitem(sys.modules, 'transformers',
+                        types.SimpleNamespace(CLIPTokenizer=FakeCLIP))
+    transform = TokenizeCaption(
+        tokenizer=dict(type='HFCLIPTokenizer', path='clip'),
+        context_length=6, mode='first')
+    out = transform(dict(texts=['abc', 'x']))['text_tokens']
+    assert out.tolist() == [49406, 320, 1003, 49407, 0, 0]
+    assert calls == dict(path='clip', local=True)
+
+
+@pytest.fixture(scope='module')
+def captions_root(coco_root, tmp_path_factory):
+    """The session's synthetic COCO with captions written beside a copy of
+    its annotations (the images are linked, not copied)."""
+    from projects.synthetic_data.captions import generate_coco_captions
+    root = tmp_path_factory.mktemp('coco_captions')
+    (root / 'annotations').mkdir()
+    for split in ('train2017', 'val2017'):
+        (root / split).symlink_to(Path(coco_root) / split)
+        name = f'instances_{split}.json'
+        (root / 'annotations' / name).write_bytes(
+            (Path(coco_root) / 'annotations' / name).read_bytes())
+    return generate_coco_captions(root)
+
+
+def test_captions_format_and_consistency(captions_root):
+    from projects.synthetic_data.captions import CATEGORY_COLOURS, plural
+    ann_dir = captions_root / 'annotations'
+    for split in ('train2017', 'val2017'):
+        caps = json.loads((ann_dir / f'captions_{split}.json').read_text())
+        inst = json.loads((ann_dir / f'instances_{split}.json').read_text())
+        # official COCO captions layout
+        assert set(caps) == {'info', 'licenses', 'images', 'annotations'}
+        assert caps['images'] == inst['images']
+        ids = [a['id'] for a in caps['annotations']]
+        assert len(set(ids)) == len(ids)
+        for a in caps['annotations']:
+            assert set(a) == {'id', 'image_id', 'caption'}
+            assert isinstance(a['caption'], str) and a['caption'].endswith('.')
+        per_image = {}
+        for a in caps['annotations']:
+            per_image.setdefault(a['image_id'], []).append(a['caption'])
+        names = {c['id']: c['name'] for c in inst['categories']}
+        counts = {img['id']: Counter() for img in inst['images']}
+        for a in inst['annotations']:
+            counts[a['image_id']][names[a['category_id']]] += 1
+        assert set(per_image) == {i for i, c in counts.items() if c}
+        for image_id, texts in per_image.items():
+            assert len(texts) == 5
+            count = counts[image_id]
+            # "there are N objects: two people and a car."
+            head, tail = texts[1][:-1].split(': ')
+            assert head.split()[2] in (NUMBERS[sum(count.values())], )
+            said = Counter()
+            for part in re.split(', | and ', tail):
+                num, noun = part.split(' ', 1)
+                n = 1 if num in ('a', 'an') else NUMBERS.index(num)
+                name = next(k for k in count if noun in (k, plural(k)))
+                said[name] += n
+            assert said == count, (texts[1], count)
+            # colours follow from the category
+            for name in count:
+                assert CATEGORY_COLOURS[name] in texts[0]
+    # deterministic; the vocabulary covers every training word
+    from projects.synthetic_data.captions import captions_document
+    inst = json.loads((ann_dir / 'instances_train2017.json').read_text())
+    caps = json.loads((ann_dir / 'captions_train2017.json').read_text())
+    assert captions_document(inst) == caps
+    tok = WordTokenizer(str(ann_dir / 'captions_vocab.txt'))
+    assert all(tok.unk_id not in tok.encode(a['caption'])
+               for a in caps['annotations'])
+
+
+def test_dataset_predict_and_retrieval_metric(captions_root):
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    vocab = str(captions_root / 'annotations' / 'captions_vocab.txt')
+    ds = COCOCaptions(
+        ann_file='annotations/captions_val2017.json',
+        data_root=str(captions_root), data_prefix='val2017/', test_mode=True,
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='Resize', scale=(32, 32)),
+                  dict(type='TokenizeCaption', vocab_file=vocab,
+                       context_length=40, mode='all'),
+                  dict(type='PackInputs', algorithm_keys=('text_tokens', ))])
+    assert ds.img_size == len(ds) and ds.text_size == 5 * len(ds)
+    assert [t for i in range(len(ds)) for t in ds.get_data_info(i)[
+        'text_ids']] == list(range(ds.text_size))
+    from mmengine.dataset import default_collate
+    batch = default_collate([ds[i] for i in range(len(ds))])
+    model = _tiny_flip()
+    model.text_encoder = CausalTextTransformer(
+        vocab_size=64, context_length=40, width=16, num_layers=1, num_heads=2)
+    model.eval()
+    with torch.no_grad():
+        preds = model(**model.data_preprocessor(batch), mode='predict')
+    assert preds[0].img_feat.shape == (16, )
+    assert preds[0].text_feats.shape == (5, 16)
+    metric = ImageTextRetrieval(topk=(1, 5))
+    metric.process(None, [p.to_dict() for p in preds])
+    res = metric.compute_metrics(metric.results)
+    assert set(res) == {'i2t_R@1', 'i2t_R@5', 't2i_R@1', 't2i_R@5', 'mean_R'}
+    # closed cases: 3 images with 2 captions each; perfect embeddings
+    img = torch.eye(3)
+    owner = torch.tensor([0, 0, 1, 1, 2, 2])
+    assert ImageTextRetrieval.recalls(img, img[owner], owner, (1, ))[
+        'mean_R'] == 100.
+    # caption j = e_swapped(j) + 0.5 e_owner(j): the captions of images 0
+    # and 1 are closer to the other image; image 2 is unambiguous
+    swapped = torch.tensor([1, 1, 0, 0, 2, 2])
+    res = ImageTextRetrieval.recalls(img, img[swapped] + 0.5 * img[owner],
+                                     owner, (1, 2, 3))
+    third = 100 / 3
+    assert [round(res[k], 4) for k in ('i2t_R@1', 'i2t_R@2', 'i2t_R@3')] == \
+        [round(third, 4), round(third, 4), 100.]
+    assert [round(res[k], 4) for k in ('t2i_R@1', 't2i_R@2', 't2i_R@3')] == \
+        [round(third, 4), 100., 100.]
+
+
+def test_tiny_config_trains(captions_root, tmp_path):
+    from zoo_steps import train_steps
+    vocab = str(captions_root / 'annotations' / 'captions_vocab.txt')
+    rows = train_steps(TINY, captions_root, tmp_path, iters=1, batch_size=4,
+                       cfg_options={
+                           'train_dataloader.dataset.pipeline.2.vocab_file':
+                           vocab})
+    (row, ) = rows
+    # loss at initialisation: near the chance level log(batch)
+    assert math.isfinite(row['loss']) and 0 < row['loss'] < 3 * math.log(4)
+    assert row['kept_patches'] == 32  # int(64 * (1 - 0.5))
+    assert abs(row['logit_scale'] - 1 / 0.07) < 1e-3
