@@ -192,7 +192,7 @@ def test_group_detr_identical_groups_equal_one_group():
               positional_encoding=dict(type='LearnedPositionalEncoding', num_feats=8))
     h1 = BEVFormerHead(group_detr=1, **kw).train()
     cls = torch.randn(2, 1, 4, 10)
-    reg = normalize_bbox(torch.rand(2, 1, 4, 9) * 3 + 0.5)
+    reg = normalize_bbox(torch.rand(8, 9) * 3 + 0.5).view(2, 1, 4, 10)
     gts = [InstanceData(bboxes_3d=torch.rand(2, 9) * 3 + 0.5, labels_3d=torch.tensor([0, 5]))]
     a = h1.loss_by_feat(dict(all_cls_scores=cls, all_bbox_preds=reg), gts)
     h3 = BEVFormerHead(group_detr=3, **kw).train()

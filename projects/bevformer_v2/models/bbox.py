@@ -1,8 +1,7 @@
 """Box code, NMS-free coder, 3D Hungarian assigner and the SmoothL1 match cost.
 
-Box tensor (project convention): ``(x, y, z_bottom, l, w, h, yaw, vx, vy)``.
-Box code (10 numbers): ``(cx, cy, log l, log w, cz, log h, sin yaw, cos yaw,
-vx, vy)`` with ``cz`` the gravity centre.
+Box tensor and box code (``normalize_bbox`` / ``denormalize_bbox``) are the
+project's, from :mod:`projects.bevformer_v2.structures`.
 """
 from typing import Optional, Sequence
 
@@ -13,29 +12,10 @@ from torch import Tensor
 
 from mmdet.models.task_modules.assigners import AssignResult, BaseAssigner
 from mmdet.registry import TASK_UTILS
+from ..structures import denormalize_bbox, normalize_bbox
 
-
-def normalize_bbox(bboxes: Tensor) -> Tensor:
-    """(n, 9) boxes -> (n, 10) box code (gravity centre, log sizes, sin/cos)."""
-    x, y, z, length, w, h, yaw = bboxes[..., :7].unbind(-1)
-    code = [x, y, length.clamp(min=1e-6).log(), w.clamp(min=1e-6).log(), z + h / 2,
-            h.clamp(min=1e-6).log(), yaw.sin(), yaw.cos()]
-    if bboxes.shape[-1] > 7:
-        code += [bboxes[..., 7], bboxes[..., 8]]
-    return torch.stack(code, -1)
-
-
-def denormalize_bbox(code: Tensor) -> Tensor:
-    """(n, 10) box code -> (n, 9) boxes with the BOTTOM centre."""
-    length, w, h = code[..., 2].exp(), code[..., 3].exp(), code[..., 5].exp()
-    yaw = torch.atan2(code[..., 6], code[..., 7])
-    z = code[..., 4] - h / 2
-    out = [code[..., 0], code[..., 1], z, length, w, h, yaw]
-    if code.shape[-1] > 8:
-        out += [code[..., 8], code[..., 9]]
-    else:
-        out += [torch.zeros_like(z), torch.zeros_like(z)]
-    return torch.stack(out, -1)
+__all__ = ['normalize_bbox', 'denormalize_bbox', 'NMSFreeCoder', 'SmoothL1Cost',
+           'HungarianAssigner3D']
 
 
 @TASK_UTILS.register_module()
