@@ -1,0 +1,15 @@
+"""Evaluation of self-supervised pre-training: weighted kNN (metric and
+val/test loops), backbone extraction for downstream configs."""
+from .features import batch_features, extract_features, reduce_features
+from .handoff import (backbone_key_report, build_config_backbone,
+                      detect_prefix, extract_backbone, load_state_dict,
+                      strip_prefix)
+from .knn import knn_accuracy, knn_classify, knn_topk_neighbours, topk_accuracy
+from .loops import KNNTestLoop, KNNValLoop
+from .metric import KNNAccuracy
+
+__all__ = ['KNNAccuracy', 'KNNValLoop', 'KNNTestLoop', 'knn_classify',
+           'knn_accuracy', 'knn_topk_neighbours', 'topk_accuracy',
+           'extract_features', 'batch_features', 'reduce_features',
+           'extract_backbone', 'backbone_key_report', 'build_config_backbone',
+           'detect_prefix', 'load_state_dict', 'strip_prefix']
