@@ -159,11 +159,14 @@ class SIMHead(BaseModule):
             raise ValueError(f'SIMHead: tokens {tuple(tokens.shape)} do not '
                              f'hold {num_vis} visible patches of width '
                              f'{self.embed_dims}')
-        pos = absolute_pos_embed(grid, D, cls_token=False,
-                                 dtype=tokens.dtype, device=tokens.device)
+        # embeddings in (at least) fp32 also under AMP, as the official
+        # fp32 buffers / relative embedding
+        dtype = torch.promote_types(tokens.dtype, torch.float32)
+        pos = absolute_pos_embed(grid, D, cls_token=False, dtype=dtype,
+                                 device=tokens.device)
         vis_pos = pos.expand(B, -1, -1)[keep].view(B, num_vis, D)
         query = relative_query_embed(
-            rel_pos.to(device=tokens.device, dtype=tokens.dtype), D, grid)
+            rel_pos.to(device=tokens.device, dtype=dtype), D, grid)
         query = self.decoder_pos_mlp(query.to(self.decoder_pos_mlp.weight))
         x = torch.cat([tokens[:, :extra], tokens[:, extra:] + vis_pos,
                        self.mask_token + query], dim=1)

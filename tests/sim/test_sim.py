@@ -21,7 +21,7 @@ from projects.sim import (absolute_pos_embed, encode_tokens, relative_grid,
 from zoo_steps import train_steps
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = 'configs/sim/sim_vit-nano-p8_tiny_1xb8-200it_synthetic-imagenet.py'
+TINY = 'configs/sim/sim_vit-nano-p8_tiny_1xb8-100it_synthetic-imagenet.py'
 REAL = 'configs/sim/sim_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py'
 
 
@@ -275,6 +275,9 @@ def test_encode_tokens_matches_backbone(tiny_cfg, backbone):
     full = vit(x, mask=None) if backbone == 'MAEViT' else vit(x)
     torch.testing.assert_close(encode_tokens(vit, x), full[-1], rtol=1e-12,
                                atol=1e-12)
+    # extract_feat: the unmasked backbone (MAEViT called with mask=None)
+    torch.testing.assert_close(model.extract_feat(x)[-1], full[-1], rtol=0,
+                               atol=0)
     if backbone == 'MAEViT':
         mask = torch.stack([s.mask for s in samples]).bool()
         keep = ~mask.flatten(1)
@@ -288,6 +291,26 @@ def test_encode_tokens_matches_backbone(tiny_cfg, backbone):
         torch.testing.assert_close(encode_tokens(vit, x, mask), ref,
                                    rtol=1e-12, atol=1e-12)
         assert ref.shape[1] == 1 + 49 - 29
+
+
+def test_backbone_keys_load_into_plain_vit(tiny_cfg):
+    """The checkpoint's ``backbone.*`` keys load strictly into mmpretrain's
+    plain VisionTransformer (the fine-tune / downstream backbone) and give
+    the same features; momentum-branch keys stay under ``target_net.``."""
+    model = _build(tiny_cfg).eval()
+    state = model.state_dict()
+    prefix = 'backbone.'
+    weights = {k[len(prefix):]: v for k, v in state.items()
+               if k.startswith(prefix)}
+    assert any(k.startswith('target_net.module.backbone.') for k in state)
+    bb = tiny_cfg.model.backbone
+    vit = MODELS.build(dict(type='VisionTransformer', arch=bb.arch,
+                            img_size=bb.img_size, patch_size=bb.patch_size,
+                            final_norm=False, out_type='raw'))
+    vit.load_state_dict(weights, strict=True)
+    vit.eval()  # (mmpretrain backbones' train() returns None)
+    x = torch.randn(2, 3, bb.img_size, bb.img_size)
+    torch.testing.assert_close(vit(x)[-1], model.extract_feat(x)[-1])
 
 
 def test_real_config_builds():

@@ -12,7 +12,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['projects.sim'], allow_failed_imports=False)
 
-max_iters = 200
+max_iters = 100
 crop = 56
 patch = 8
 grid = crop // patch
