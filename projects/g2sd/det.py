@@ -49,6 +49,16 @@ class ScoreMaskedDistillMixin(FrozenTeacherMixin):
         self.warmup_iters = warmup_iters
         self.subtract_teacher_entropy = subtract_teacher_entropy
 
+    def get_layer_depth(self, param_name: str):
+        """Layer-decay depth from the backbone's ``get_layer_depth`` (for
+        mmpretrain's ``LearningRateDecayOptimWrapperConstructor``); every
+        non-backbone parameter gets the last depth (full learning rate)."""
+        if not hasattr(self.backbone, 'get_layer_depth'):
+            raise NotImplementedError(
+                f'{type(self.backbone).__name__} has no get_layer_depth(); '
+                'layer-wise lr decay needs a ViT-like backbone')
+        return self.backbone.get_layer_depth(param_name, 'backbone.')
+
     def warmup_factor(self) -> float:
         """``min(1, iter / warmup_iters)`` from the runner's message hub
         (1 outside a runner)."""
