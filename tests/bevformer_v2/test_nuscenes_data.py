@@ -383,3 +383,33 @@ def test_converter_boxes_match_devkit_boxes(root, nusc):
         assert np.allclose(box.velocity[:2], nusc.box_velocity(inst['token'])[:2])
         assert inst['detection_name'] in DRAWN
 
+
+
+
+class _MaxRng:
+    """uniform() -> 0 (every step fires), uniform(a, b) -> b, no swap."""
+
+    def uniform(self, low=None, high=None):
+        return 0.0 if low is None else high
+
+    def permutation(self, n):
+        return np.arange(n)
+
+
+def test_photometric_distortion():
+    from projects.bevformer_v2.datasets import PhotoMetricDistortionMultiView
+    img = np.random.default_rng(0).integers(60, 190, (2, 3, 8, 10, 3)).astype(
+        np.uint8)
+    same = PhotoMetricDistortionMultiView(prob=0.0).transform(dict(img=img))
+    assert np.array_equal(same['img'], img)
+    t = PhotoMetricDistortionMultiView(brightness_delta=30,
+                                       contrast_range=(1, 1.5),
+                                       saturation_range=(1, 1), hue_delta=0)
+    out = t._one(img[0, 0], _MaxRng()).astype(float)
+    # brightness +30, contrast x1.5 (drawn first), then the HSV steps
+    expected = np.clip((img[0, 0] + 30.0) * 1.5, 0, 255)
+    assert np.abs(out - expected).max() <= 3  # HSV round trip of uint8
+    np.random.seed(0)
+    drawn = PhotoMetricDistortionMultiView().transform(dict(img=img))['img']
+    assert drawn.dtype == np.uint8 and drawn.shape == img.shape
+    assert not np.array_equal(drawn[0, 0], drawn[0, 1])  # independent draws

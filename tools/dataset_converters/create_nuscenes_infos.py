@@ -33,6 +33,9 @@ def parse_args(argv=None):
     parser.add_argument('--splits', nargs='+', default=None,
                         metavar='NAME=DEVKIT_SPLIT',
                         help='infos split name = devkit split name')
+    parser.add_argument('--no-check-files', action='store_true',
+                        help='do not require the LIDAR_TOP files on disk '
+                        '(camera-only downloads)')
     args = parser.parse_args(argv)
     if args.splits is not None:
         pairs = [s.split('=') for s in args.splits]
@@ -46,7 +49,8 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.time()
     paths = create_nuscenes_infos(args.root, args.version, args.out_dir,
-                                  args.splits)
+                                  args.splits,
+                                  check_files=not args.no_check_files)
     for name, path in paths.items():
         print(f'{name}: {path}')
     print(f'done in {time.time() - start:.1f}s')

@@ -104,13 +104,18 @@ class PhotoMetricDistortionMultiView(BaseTransform):
         contrast_first = rng.uniform() < 0.5
         if contrast_first and rng.uniform() < self.prob:
             img *= rng.uniform(*self.contrast_range)
-        if rng.uniform() < self.prob or rng.uniform() < self.prob:
+        saturation = rng.uniform() < self.prob
+        hue = rng.uniform() < self.prob
+        if saturation or hue:
             hsv = mmcv.bgr2hsv(np.clip(img, 0, 255).astype(np.uint8)).astype(
                 np.float32)
-            hsv[..., 1] *= rng.uniform(*self.saturation_range)
-            hsv[..., 0] = (hsv[..., 0] + rng.uniform(-self.hue_delta,
-                                                     self.hue_delta)) % 180
-            img = mmcv.hsv2bgr(np.clip(hsv, 0, [180, 255, 255]).astype(
+            if saturation:
+                hsv[..., 1] *= rng.uniform(*self.saturation_range)
+            if hue:
+                # OpenCV 8-bit hue is degrees / 2
+                hsv[..., 0] = (hsv[..., 0] + rng.uniform(
+                    -self.hue_delta, self.hue_delta) / 2) % 180
+            img = mmcv.hsv2bgr(np.clip(hsv, 0, [179, 255, 255]).astype(
                 np.uint8)).astype(np.float32)
         if not contrast_first and rng.uniform() < self.prob:
             img *= rng.uniform(*self.contrast_range)
