@@ -413,3 +413,31 @@ def test_photometric_distortion():
     drawn = PhotoMetricDistortionMultiView().transform(dict(img=img))['img']
     assert drawn.dtype == np.uint8 and drawn.shape == img.shape
     assert not np.array_equal(drawn[0, 0], drawn[0, 1])  # independent draws
+
+
+def _tool(name):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' \
+        / f'{name}.py'
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_command_line_tools(root, tmp_path):
+    """The converter CLI on the synthetic root rewrites the generator's infos
+    byte for byte; make_synthetic.py knows the nuscenes kind."""
+    _tool('create_nuscenes_infos').main([
+        '--root', str(root), '--version', VERSION, '--out-dir',
+        str(tmp_path / 'infos'), '--splits', 'val=synthetic_val'])
+    assert (tmp_path / 'infos' / 'nuscenes_infos_val.json').read_bytes() == \
+        (root / 'nuscenes_infos_val.json').read_bytes()
+    assert not (tmp_path / 'infos' / 'nuscenes_infos_train.json').exists()
+    _tool('make_synthetic').main(['nuscenes', '--out', str(tmp_path / 'gen'),
+                                  '--num-train', '1', '--num-val', '1',
+                                  '--size', '32', '48'])
+    meta = json.loads((tmp_path / 'gen' / 'nuscenes_infos_train.json')
+                      .read_text())['metainfo']
+    assert meta['eval_split'] == 'synthetic_train' and meta['format_version'] == 1

@@ -79,7 +79,8 @@ class NuScenesMetric(BaseMetric):
     and scored by ``DetectionEval``.
 
     Args:
-        data_root (str): nuScenes root (the devkit tables).
+        data_root (str, optional): nuScenes root (the devkit tables); defaults
+            to the folder of ``ann_file``.
         ann_file (str, optional): the infos JSON whose metainfo gives the
             default ``version`` and ``eval_set``.
         version (str, optional): e.g. ``v1.0-trainval``.
@@ -95,7 +96,7 @@ class NuScenesMetric(BaseMetric):
 
     default_prefix = 'nuscenes'
 
-    def __init__(self, data_root, ann_file=None, version=None, eval_set=None,
+    def __init__(self, data_root=None, ann_file=None, version=None, eval_set=None,
                  classes=CLASSES, jsonfile_prefix=None, format_only=False,
                  eval_version='detection_cvpr_2019', max_per_sample=500,
                  collect_device='cpu', prefix=None):
@@ -107,6 +108,10 @@ class NuScenesMetric(BaseMetric):
         if version is None or eval_set is None:
             raise ValueError('NuScenesMetric needs version and eval_set, or an '
                              'ann_file whose metainfo has version/eval_split')
+        if data_root is None:
+            if ann_file is None:
+                raise ValueError('NuScenesMetric needs data_root or ann_file')
+            data_root = Path(ann_file).parent
         self.data_root = str(data_root)
         self.version = version
         self.eval_set = eval_set
