@@ -13,7 +13,7 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import Scale
+from mmcv.cnn import Scale, build_norm_layer
 from mmcv.ops import batched_nms
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
@@ -52,7 +52,7 @@ class LevelConv(nn.Conv2d):
 
     def __init__(self, channels: int, num_levels: int, norm_cfg=dict(type='BN')):
         super().__init__(channels, channels, 3, 1, 1, bias=False)
-        self.norm = nn.ModuleList([MODELS.build(dict(norm_cfg, num_features=channels))
+        self.norm = nn.ModuleList([build_norm_layer(norm_cfg, channels)[1]
                                    for _ in range(num_levels)])
         nn.init.kaiming_normal_(self.weight, mode='fan_out', nonlinearity='relu')
 

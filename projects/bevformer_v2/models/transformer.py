@@ -5,6 +5,7 @@ from typing import List, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
 from mmengine.model import xavier_init
 from torch import Tensor
 
@@ -28,7 +29,7 @@ class ResNetFusion(nn.Module):
                 if in_channels != inter_channels:
                     down = nn.Sequential(
                         nn.Conv2d(in_channels, inter_channels, 3, 1, 1, bias=False),
-                        MODELS.build(dict(norm_cfg, num_features=inter_channels)))
+                        build_norm_layer(norm_cfg, inter_channels)[1])
                 layers.append(BasicBlock(in_channels, inter_channels, downsample=down,
                                          norm_cfg=norm_cfg))
             else:

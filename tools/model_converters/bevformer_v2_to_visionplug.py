@@ -1,0 +1,95 @@
+"""Convert an official BEVFormer v2 checkpoint (fundamentalvision/BEVFormer,
+mmdet3d 0.17) to projects.bevformer_v2.
+
+The module layout follows the official one, so nearly every key is kept as
+is. What changes:
+
+- the BEV head's box code: the official regresses
+  ``(cx, cy, log w, log l, cz, log h, sin a, cos a, vx, vy)`` with mmdet3d
+  0.17's yaw ``a = -yaw - pi/2``; ours is
+  ``(cx, cy, log l, log w, cz, log h, sin yaw, cos yaw, vx, vy)``. Since
+  ``sin yaw = -cos a`` and ``cos yaw = -sin a``, the last Linear of every
+  ``reg_branches`` gets rows 2 <-> 3 swapped and rows (6, 7) <- -(7, 6);
+  ``code_weights`` gets the same permutation (without the sign);
+- ``fcos3d_bbox_head.attr_logits``: the official classifies the 8 global
+  nuScenes attributes, ours the attribute within the class (3 logits); it is
+  dropped (training-only output) and re-initialised;
+- keys the model does not have (e.g. v1's ``can_bus_mlp``) are dropped and
+  listed.
+
+The source is read with ``torch.load(weights_only=True)``: no code in the
+file is run.
+
+Usage:
+    python tools/model_converters/bevformer_v2_to_visionplug.py \
+        bevformerv2-r50-t1-base-24ep.pth checkpoints/bevformer-v2_r50_t1-base.pth
+"""
+import argparse
+import re
+from collections import OrderedDict
+
+import torch
+
+REG_LAST = re.compile(r'^pts_bbox_head\.reg_branches\.\d+\.(\d+)\.(weight|bias)$')
+# ours[i] = SIGN[i] * official[PERM[i]]
+PERM = [0, 1, 3, 2, 4, 5, 7, 6, 8, 9]
+SIGN = [1, 1, 1, 1, 1, 1, -1, -1, 1, 1]
+DROP_PREFIXES = ('fcos3d_bbox_head.attr_logits.', 'pts_bbox_head.transformer.can_bus_mlp.')
+
+
+def _last_reg_index(keys):
+    idx = [int(m.group(1)) for k in keys for m in [REG_LAST.match(k)] if m]
+    return max(idx) if idx else None
+
+
+def map_box_rows(t: torch.Tensor, with_sign: bool = True) -> torch.Tensor:
+    """Official box-code rows (dim 0) -> ours."""
+    if t.shape[0] != 10:
+        raise ValueError(f'expected a 10-row box-code tensor, got {tuple(t.shape)}')
+    out = t[PERM].clone()
+    if with_sign:
+        sign = torch.tensor(SIGN, dtype=t.dtype).view(-1, *([1] * (t.dim() - 1)))
+        out = out * sign
+    return out
+
+
+def convert(state_dict: dict):
+    """Returns (converted state dict, list of dropped keys)."""
+    if 'state_dict' in state_dict:
+        state_dict = state_dict['state_dict']
+    last = _last_reg_index(state_dict.keys())
+    out, dropped = OrderedDict(), []
+    for key, val in state_dict.items():
+        if key.startswith('module.'):
+            key = key[len('module.'):]
+        if key.startswith(DROP_PREFIXES):
+            dropped.append(key)
+            continue
+        m = REG_LAST.match(key)
+        if m and int(m.group(1)) == last:
+            val = map_box_rows(val)
+        elif key == 'pts_bbox_head.code_weights':
+            val = map_box_rows(val, with_sign=False)
+        out[key] = val
+    return out, dropped
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src', help='official checkpoint')
+    parser.add_argument('dst', help='output path')
+    args = parser.parse_args(argv)
+    try:
+        ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
+    except Exception as e:  # the file holds more than tensors
+        parser.exit(2, f'error: refusing {args.src}: it cannot be read with '
+                       f'weights_only=True ({type(e).__name__}: '
+                       f'{str(e).splitlines()[0][:200]}); re-save its state_dict '
+                       'with torch.save in the official environment\n')
+    state_dict, dropped = convert(ckpt)
+    torch.save(dict(state_dict=state_dict, meta=dict(converted_from=args.src)), args.dst)
+    print(f'{len(state_dict)} tensors written to {args.dst}; dropped: {dropped}')
+
+
+if __name__ == '__main__':
+    main()
