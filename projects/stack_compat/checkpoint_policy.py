@@ -9,6 +9,7 @@ other pickled object is refused with :class:`UnsafeCheckpointError` before any
 of it is executed.
 """
 import importlib
+import os
 import os.path as osp
 import pickle
 
@@ -17,7 +18,15 @@ import torch
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
-    """A checkpoint holds pickled objects outside the allow-list."""
+    """A checkpoint holds pickled objects outside the allow-list, or it can
+    not be read at all (truncated or corrupted)."""
+
+
+def _other_checkpoints(filename):
+    folder = osp.dirname(osp.abspath(filename))
+    names = sorted(n for n in os.listdir(folder)
+                   if n.endswith('.pth') and n != osp.basename(filename))
+    return ', '.join(names) or 'none'
 
 
 def history_buffer_getattr(owner, name):
@@ -57,7 +66,9 @@ def load_checkpoint_file(filename, map_location=None):
     Raises:
         FileNotFoundError: the file does not exist.
         UnsafeCheckpointError: the file references a non-allow-listed global
-            (named in the message); nothing of it was executed.
+            (named in the message; nothing of it was executed), or it is
+            truncated or corrupted (the message lists the other checkpoints
+            of its folder).
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
@@ -65,6 +76,15 @@ def load_checkpoint_file(filename, map_location=None):
     try:
         return torch.load(filename, map_location=map_location,
                           weights_only=True)
+    except (RuntimeError, EOFError) as err:
+        if isinstance(err, RuntimeError) and 'PytorchStreamReader' not in \
+                str(err):
+            raise
+        raise UnsafeCheckpointError(
+            f'checkpoint {filename} is truncated or corrupted '
+            f'({(str(err).splitlines() or [type(err).__name__])[0]}); resume '
+            f'from another one with --resume PATH (other checkpoints in '
+            f'its folder: {_other_checkpoints(filename)})') from None
     except pickle.UnpicklingError as err:
         try:
             unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(

@@ -63,3 +63,16 @@ def test_plain_pickle_and_missing_files_get_clear_errors(tmp_path):
         load_checkpoint_file(str(path))
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         load_checkpoint_file(str(tmp_path / 'missing.pth'))
+
+
+@pytest.mark.parametrize('keep', [0, 100, 0.5])
+def test_truncated_checkpoint_is_named_with_alternatives(tmp_path, keep):
+    path = tmp_path / 'iter_4.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1000)}}, path)
+    torch.save({'state_dict': {}}, tmp_path / 'iter_2.pth')
+    data = path.read_bytes()
+    path.write_bytes(data[:int(keep * len(data)) if keep < 1 else keep])
+    with pytest.raises(UnsafeCheckpointError,
+                       match=r'iter_4.pth is truncated or corrupted.*'
+                             r'its folder: iter_2.pth\)'):
+        load_checkpoint_file(str(path))
