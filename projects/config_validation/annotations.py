@@ -1,6 +1,9 @@
-"""Validation of COCO-format annotation files (every bad record reported)."""
+"""Validation of annotations (every bad record reported): COCO instance
+files, and segmentation label maps against their images."""
 import json
 import numbers
+import os
+import os.path as osp
 
 from .errors import ConfigError
 
@@ -60,18 +63,57 @@ def coco_problems(doc):
                             f'got {bbox!r}')
         elif not ann.get('iscrowd', 0) and (bbox[2] <= 0 or bbox[3] <= 0):
             problems.append(f'{where}: bbox {bbox} has non-positive size')
+        elif ann.get('image_id') in images and _outside(
+                bbox, images[ann['image_id']]):
+            img = images[ann['image_id']]
+            problems.append(f"{where}: bbox {bbox} lies outside its "
+                            f"{img['width']}x{img['height']} image")
     return problems
+
+
+def _outside(bbox, img):
+    """No overlap with the image (mmdet would drop the box silently)."""
+    x, y, w, h = bbox
+    return x >= img['width'] or y >= img['height'] or x + w <= 0 or y + h <= 0
 
 
 def check_coco_file(path):
     """Raise :class:`ConfigError` listing every problem of a COCO JSON file."""
     doc = load_json(path)
-    if not (isinstance(doc, dict) and 'images' in doc):
-        return  # not a COCO instances file: the dataset class checks it
-    problems = coco_problems(doc)
+    if not (isinstance(doc, dict) and 'images' in doc
+            and 'categories' in doc):
+        return  # not COCO instances (e.g. captions): the dataset checks it
+    raise_problems(path, coco_problems(doc))
+
+
+def raise_problems(path, problems):
+    """Raise :class:`ConfigError` listing (up to 20 of) ``problems``."""
     if problems:
         shown = '\n  '.join(problems[:MAX_REPORTED])
         more = (f'\n  ... and {len(problems) - MAX_REPORTED} more'
                 if len(problems) > MAX_REPORTED else '')
         raise ConfigError(f'annotation file {path} has {len(problems)} '
                           f'invalid record(s):\n  {shown}{more}')
+
+
+def segmentation_problems(img_dir, seg_dir, img_suffix, seg_suffix):
+    """Images without a label map, and label maps whose size differs from
+    their image's (sizes read from the file headers only)."""
+    from PIL import Image
+    problems = []
+    for name in sorted(os.listdir(img_dir)):
+        if not name.endswith(img_suffix):
+            continue
+        stem = name[:len(name) - len(img_suffix)]
+        seg = osp.join(seg_dir, stem + seg_suffix)
+        if not osp.isfile(seg):
+            problems.append(f'image {name}: no label map {seg}')
+            continue
+        with Image.open(osp.join(img_dir, name)) as img, \
+                Image.open(seg) as lab:
+            if img.size != lab.size:
+                problems.append(
+                    f'image {name}: label map {stem + seg_suffix} is '
+                    f'{lab.size[0]}x{lab.size[1]}, the image '
+                    f'{img.size[0]}x{img.size[1]}')
+    return problems

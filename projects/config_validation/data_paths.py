@@ -1,7 +1,8 @@
 """Check the data roots, annotation files and image folders a config names."""
 import os.path as osp
 
-from .annotations import check_coco_file
+from .annotations import (check_coco_file, raise_problems,
+                          segmentation_problems)
 from .errors import ConfigError
 
 GENERATE_HINT = ('synthetic datasets are made by: python tools/'
@@ -51,6 +52,26 @@ def check_dataset(ds, key, source=''):
             if not osp.isdir(full):
                 sub_key = f'{key}.data_prefix' + (f'.{name}' if name else '')
                 raise _missing('folder', full, sub_key, source)
+    if {'img_path', 'seg_map_path'} <= set(prefix) and not ann and all(
+            _local(p) for p in (root, prefix['img_path'])):
+        img_dir = osp.join(root, prefix['img_path'])
+        raise_problems(f"{img_dir} + {prefix['seg_map_path']}",
+                       segmentation_problems(
+                           img_dir, osp.join(root, prefix['seg_map_path']),
+                           *_seg_suffixes(ds)))
+
+
+def _seg_suffixes(ds):
+    """``img_suffix``/``seg_map_suffix`` of the config, else the defaults of
+    its mmseg dataset class."""
+    import inspect
+
+    from mmseg.registry import DATASETS
+    cls = DATASETS.get(ds.get('type')) if isinstance(ds.get('type'),
+                                                      str) else None
+    params = inspect.signature(cls).parameters if cls else {}
+    return [ds.get(k, params[k].default if k in params else d) for k, d in
+            (('img_suffix', '.jpg'), ('seg_map_suffix', '.png'))]
 
 
 def check_evaluator(evaluator, key, source=''):

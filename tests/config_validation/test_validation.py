@@ -9,6 +9,7 @@ import projects  # noqa: F401
 from projects.config_validation import (ConfigError, check_coco_file,
                                         check_data, check_types,
                                         validate_config)
+from projects.config_validation.data_paths import check_dataset
 
 RETINANET = ('configs/retinanet/'
              'retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py')
@@ -93,3 +94,35 @@ def test_bad_records_are_all_reported(coco_root, tmp_path):
     assert f'annotation id {ids[2]}' in msg and '[x, y, w, h]' in msg
     assert 'expected keys id, file_name, height, width' in msg
     assert msg.startswith(f'annotation file {path} has ')
+
+
+def test_box_outside_its_image_is_reported(coco_root, tmp_path):
+    doc = json.loads(
+        (coco_root / 'annotations/instances_val2017.json').read_text())
+    ann = doc['annotations'][0]
+    img = next(i for i in doc['images'] if i['id'] == ann['image_id'])
+    ann['bbox'] = [img['width'] + 3, 2, 5, 5]
+    path = tmp_path / 'outside.json'
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match=rf"annotation id {ann['id']} .*"
+                       rf"lies outside its {img['width']}x{img['height']}"):
+        check_coco_file(str(path))
+
+
+def test_label_maps_must_exist_and_match_their_images(ade20k_root, tmp_path):
+    from PIL import Image
+    root = tmp_path / 'ade'
+    shutil.copytree(ade20k_root, root)
+    imgs = sorted((root / 'images/validation').glob('*.jpg'))
+    (root / 'annotations/validation' / (imgs[0].stem + '.png')).unlink()
+    small = root / 'annotations/validation' / (imgs[1].stem + '.png')
+    Image.open(small).resize((7, 5)).save(small)
+    ds = dict(type='ADE20KDataset', data_root=str(root),
+              data_prefix=dict(img_path='images/validation',
+                               seg_map_path='annotations/validation'))
+    with pytest.raises(ConfigError) as err:
+        check_dataset(ds, 'val_dataloader.dataset')
+    msg = str(err.value)
+    assert 'has 2 invalid record(s)' in msg
+    assert f'image {imgs[0].name}: no label map' in msg
+    assert f'image {imgs[1].name}: label map {small.name} is 7x5' in msg
