@@ -1,0 +1,44 @@
+"""Seeded ``deterministic=True`` runs of the tiny SSL configs repeat their
+losses exactly, and no VisionPlug module reseeds the global RNGs."""
+import random
+import traceback
+
+import numpy as np
+import pytest
+import torch
+from zoo_steps import train_steps
+
+SSL = ['configs/unigrad/unigrad_resnet18-tiny_1xb8-40it_synthetic-imagenet.py',
+       'configs/maskdistill/'
+       'maskdistill_beit-nano-p8_vit-nano_tiny_1xb8-40it_synthetic-imagenet.py']
+SEEDERS = [(torch, 'manual_seed'), (torch, 'seed'), (torch.random, 'set_rng_state'),
+           (torch, 'set_rng_state'), (np.random, 'seed'), (np.random, 'set_state'),
+           (random, 'seed'), (random, 'setstate')]
+
+
+@pytest.fixture
+def reseeds(monkeypatch):
+    """Calls of the global seeding functions from code under projects/."""
+    calls = []
+    for module, name in SEEDERS:
+        original = getattr(module, name)
+
+        def spy(*args, _original=original, _name=name, **kwargs):
+            stack = traceback.extract_stack()[:-1]  # [-1]: the caller
+            if '/projects/' in stack[-1].filename:
+                calls.append((_name, stack[-1].filename, stack[-1].lineno))
+            return _original(*args, **kwargs)
+        monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+@pytest.mark.parametrize('config', SSL)
+def test_seeded_ssl_runs_repeat_exactly(config, imagenet_root, tmp_path,
+                                        reseeds):
+    opts = {'randomness': dict(seed=11, deterministic=True)}
+    runs = [train_steps(config, imagenet_root, tmp_path / str(i), iters=2,
+                        batch_size=4, cfg_options=opts) for i in range(2)]
+    losses = [[r['loss'] for r in rows if 'loss' in r] for rows in runs]
+    assert len(losses[0]) == 2 and losses[0] == losses[1]
+    assert losses[0][0] != losses[0][1]
+    assert reseeds == []
