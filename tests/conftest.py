@@ -47,6 +47,15 @@ def imagenet_root(tmp_path_factory):
                              seed=3, num_classes=5)
 
 
+@pytest.fixture(scope='session')
+def nuscenes_root(tmp_path_factory):
+    """2 train + 1 val scenes x 4 key frames, 6 cameras at 90x160, with our
+    infos files."""
+    from projects.synthetic_data import generate_nuscenes
+    return generate_nuscenes(tmp_path_factory.mktemp('nuscenes'), 2, 1,
+                             size=(90, 160), seed=3)
+
+
 class Exploit:
     """Unpickling this would create a file (a stand-in for arbitrary code)."""
 
