@@ -14,7 +14,7 @@ data_root = 'data/synthetic_coco/'
 vocab_file = data_root + 'annotations/captions_vocab.txt'
 context_length = 40
 img_size = 64
-max_iters = 200
+max_iters = 300
 batch_size = 32
 
 # no flips or crops: the captions name left/right/top/bottom positions
@@ -87,7 +87,7 @@ model = dict(
         eot_id=3))
 
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.95),
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95),
                    weight_decay=0.2),
     # official: no weight decay on biases, norms, class token, pos-embeds
     paramwise_cfg=dict(
