@@ -112,13 +112,16 @@ class LossSearch:
             section (see the README and configs/loss_search).
         work_dir (str): output directory.
         config_name (str): recorded in the parameter files.
+        plots (bool | str): draw the PNG plots after every round (True),
+            after the last one only ('final') or never (False).
     """
 
-    def __init__(self, cfg, work_dir, config_name=''):
+    def __init__(self, cfg, work_dir, config_name='', plots=True):
         self.sc = check_search_config(cfg)
         self.cfg = cfg
         self.work_dir = osp.abspath(work_dir)
         self.config_name = config_name
+        self.plots = plots
         self.space = _build(SPACES, self.sc['space'], 'space')
         ev = dict(self.sc['evaluator'])
         if ev.get('type') == 'TrainProxy':
@@ -338,6 +341,9 @@ class LossSearch:
                 best['theta'], osp.join(self.work_dir, 'best'),
                 kind=f"best sample (round {best['round']} sample "
                 f"{best['index']}, reward {best['reward']:.6g})", **meta)
+        if not self.plots or (self.plots == 'final' and
+                              t + 1 < self.num_rounds):
+            return
         try:
             plot_search(self.history, self.space, mean,
                         None if best is None else best['theta'],

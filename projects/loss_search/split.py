@@ -27,6 +27,14 @@ import os.path as osp
 from mmengine.config import ConfigDict
 
 
+def _write(path, text):
+    """Atomic write: ranks sharing a work_dir write the same split files."""
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def _key(seed, name):
     return hashlib.sha256(f'{seed}:{name}'.encode()).hexdigest()
 
@@ -126,8 +134,7 @@ def apply_held_out_split(cfg, out_dir, fraction=0.1, num=None, seed=0):
             doc = dict(coco, images=images, annotations=[
                 a for a in coco['annotations'] if a['image_id'] in ids])
             path = osp.abspath(osp.join(out_dir, f'search_{part}.json'))
-            with open(path, 'w', encoding='utf-8') as f:
-                json.dump(doc, f)
+            _write(path, json.dumps(doc))
             files[part] = path
             info[f'num_{part}'] = len(images)
         if len(leaves) != 1:
@@ -146,13 +153,11 @@ def apply_held_out_split(cfg, out_dir, fraction=0.1, num=None, seed=0):
         for k, leaf in enumerate(leaves):
             names = [n for n in _seg_names(leaf) if n not in held]
             path = osp.abspath(osp.join(out_dir, f'search_train_{k}.txt'))
-            with open(path, 'w', encoding='utf-8') as f:
-                f.write(''.join(n + '\n' for n in names))
+            _write(path, ''.join(n + '\n' for n in names))
             leaf['ann_file'] = path
             n_train += len(names)
         path = osp.abspath(osp.join(out_dir, 'search_val.txt'))
-        with open(path, 'w', encoding='utf-8') as f:
-            f.write(''.join(n + '\n' for n in sorted(held)))
+        _write(path, ''.join(n + '\n' for n in sorted(held)))
         val_ds['ann_file'] = path
         info.update(num_train=n_train, num_val=len(held))
     cfg.val_dataloader.dataset = ConfigDict(val_ds)
