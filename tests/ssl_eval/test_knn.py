@@ -12,7 +12,7 @@ from projects.ssl_eval import (KNNAccuracy, knn_accuracy, knn_classify,
 
 ROOT = Path(__file__).resolve().parents[2]
 FAIR_BYOL = ('configs/ssl_benchmark/'
-             'byol_resnet18-tiny_fair_1xb32-300it_synthetic-imagenet.py')
+             'byol_resnet18-tiny_fair_1xb32-200it_synthetic-imagenet.py')
 
 
 def _clusters(num_classes=6, per_class=12, dim=8, spread=0.05, seed=0):
@@ -110,7 +110,8 @@ def test_metric_needs_bank_and_validates():
                        tokens.mean(1))
 
 
-def test_tool_and_loop_match_direct_computation(imagenet_root, tmp_path):
+def test_tool_and_loop_match_direct_computation(imagenet_root, tmp_path,
+                                               monkeypatch):
     """tools/analysis_tools/knn_eval.py (KNNTestLoop + KNNAccuracy through
     the Runner) on a randomly initialised tiny BYOL equals kNN computed
     from features extracted by hand with the same model."""
@@ -124,6 +125,14 @@ def test_tool_and_loop_match_direct_computation(imagenet_root, tmp_path):
         'knn_eval', ROOT / 'tools/analysis_tools/knn_eval.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    import projects.run_config as run_config
+    load = run_config.load_config
+
+    def fast_load(*args, **kwargs):  # skip yapf formatting of the log
+        cfg = load(*args, **kwargs)
+        object.__setattr__(cfg, '_format_python_code', False)
+        return cfg
+    monkeypatch.setattr(run_config, 'load_config', fast_load)
     root = str(imagenet_root)
     opts = [f'{key}.dataset.data_root={root}' for key in (
         'test_dataloader', 'test_cfg.bank_dataloader')]

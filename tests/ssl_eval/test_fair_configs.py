@@ -1,0 +1,138 @@
+"""The fair SSL benchmark configs (configs/ssl_benchmark): the equalised
+fields really are equal, the backbone is set in one place and swapping it
+there (for a VisionPlug backbone) reaches every Siamese algorithm, and two
+of the configs train a step."""
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / 'configs/ssl_benchmark'
+TINY = '_fair_1xb32-200it_synthetic-imagenet.py'
+SIAMESE = {a: f'{a}_resnet18-tiny{TINY}'
+           for a in ('mocov2', 'byol', 'simsiam', 'barlowtwins', 'unigrad')}
+MIM = {'mae': f'mae_vit-nano-p8{TINY}', 'beitv2': f'beitv2_vit-nano-p8{TINY}'}
+REAL_SIAMESE = {a: f'{a}_resnet50_fair_8xb32-coslr-200e_in1k.py'
+                for a in SIAMESE}
+REAL_MIM = {a: f'{a}_vit-base-p16_fair_8xb32-coslr-200e_in1k.py'
+            for a in MIM}
+# equal for every algorithm (Siamese and MIM)
+SHARED = ('optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg',
+          'val_evaluator', 'val_dataloader', 'test_cfg', 'randomness',
+          'auto_scale_lr', 'train_dataloader.batch_size',
+          'train_dataloader.sampler', 'crop')
+# equal within the Siamese group
+SIAMESE_SHARED = ('model.backbone', 'model.neck', 'train_pipeline',
+                  'model.data_preprocessor')
+
+
+def _get(cfg, dotted):
+    node = cfg
+    for part in dotted.split('.'):
+        node = node.get(part) if hasattr(node, 'get') else None
+    return node.to_dict() if hasattr(node, 'to_dict') else node
+
+
+def _load(folder, names):
+    return {a: Config.fromfile(str(folder / n)) for a, n in names.items()}
+
+
+@pytest.mark.parametrize('scale', ['tiny', 'real'])
+def test_equalised_fields(scale):
+    siamese = _load(BENCH, SIAMESE if scale == 'tiny' else REAL_SIAMESE)
+    mim = _load(BENCH, MIM if scale == 'tiny' else REAL_MIM)
+    ref = siamese['byol']
+    everything = {**siamese, **mim}
+    for key in SHARED:
+        assert _get(ref, key) is not None, key
+        # real size: the ViT MIM pair has its own (shared) AdamW
+        group = siamese if (scale, key) == ('real', 'optim_wrapper') \
+            else everything
+        for algo, cfg in group.items():
+            assert _get(cfg, key) == _get(ref, key), (algo, key)
+    assert _get(mim['mae'], 'optim_wrapper') == \
+        _get(mim['beitv2'], 'optim_wrapper')
+    for key in SIAMESE_SHARED:
+        for algo, cfg in siamese.items():
+            assert _get(cfg, key) == _get(ref, key), (algo, key)
+    # one predictor for the algorithms that have one
+    assert _get(siamese['simsiam'], 'model.head.predictor') == \
+        _get(ref, 'model.head.predictor') == _get(ref, 'predictor')
+    # one target-momentum value (mmengine convention 1 - tau)
+    m = ref.ema_momentum
+    assert ref.model.base_momentum == m
+    assert siamese['unigrad'].model.base_momentum == m
+    assert siamese['mocov2'].model.momentum == m
+    # projector output feeds every head / queue
+    out = ref.model.neck.out_channels
+    assert siamese['mocov2'].model.feat_dim == out
+    assert siamese['barlowtwins'].model.head.in_channels == out
+    # MIM: one ViT shape for MAE and BEiT v2
+    for key in ('arch', 'img_size', 'patch_size'):
+        assert mim['mae'].model.backbone.get(key) == \
+            mim['beitv2'].model.backbone.get(key), key
+    # the only differences between two Siamese configs are model keys
+    for algo, cfg in siamese.items():
+        diff = {k for k in set(cfg) | set(ref)
+                if _get(cfg, k) != _get(ref, k)}
+        assert diff <= {'model', 'custom_imports'}, (algo, diff)
+
+
+def test_backbone_set_in_one_place(tmp_path):
+    """No Siamese algorithm config names a backbone; replacing
+    `backbone = dict(...)` (+ feat_channels) in the shared base with a
+    VisionPlug RevCol puts it into all of them, and they build and take a
+    gradient step."""
+    for name in SIAMESE.values():
+        code = [line.split('#')[0] for line in
+                (BENCH / name).read_text().splitlines()]
+        assert not any('backbone' in line for line in code), name
+    # a copy of the zoo with the shared base edited in that one place
+    shutil.copytree(ROOT / 'configs/_base_', tmp_path / 'configs/_base_')
+    shutil.copytree(BENCH, tmp_path / 'configs/ssl_benchmark')
+    base = tmp_path / 'configs/ssl_benchmark/_base_/' \
+        'fair_tiny_synthetic-imagenet.py'
+    text = base.read_text()
+    text, n = re.subn(
+        r"\nbackbone = dict\(.*?\)\nfeat_channels = 128\n",
+        "\nbackbone = dict(type='RevCol', arch=dict(channels=[8, 16, 32, "
+        "64], layers=[1, 1, 1, 1], num_subnet=2), out_indices=(3, ))\n"
+        "feat_channels = 64\n", text, flags=re.S)
+    assert n == 1
+    text = text.replace("imports=['projects.ssl_eval']",
+                        "imports=['projects.ssl_eval', 'projects.revcol']")
+    base.write_text(text)
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    folder = tmp_path / 'configs/ssl_benchmark'
+    for algo, cfg in _load(folder, SIAMESE).items():
+        assert cfg.model.backbone.type == 'RevCol', algo
+        assert cfg.model.neck.in_channels == 64, algo
+    cfg = Config.fromfile(str(folder / SIAMESE['simsiam']))
+    import projects.revcol  # noqa: F401
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    views = [torch.randn(4, 3, 40, 40), torch.randn(4, 3, 40, 40)]
+    loss = model.loss(views, [])['loss']
+    loss.backward()
+    grads = [p.grad for p in model.backbone.parameters()]
+    assert math.isfinite(loss.item())
+    assert all(g is not None and torch.isfinite(g).all() for g in grads
+               if g is not None) and any(g is not None for g in grads)
+
+
+@pytest.mark.parametrize('algo', ['byol', 'mae'])
+def test_one_step(algo, imagenet_root, tmp_path):
+    from zoo_steps import train_steps
+    config = f'configs/ssl_benchmark/{SIAMESE.get(algo) or MIM[algo]}'
+    (row, ) = train_steps(config, imagenet_root, tmp_path, iters=1,
+                          batch_size=4)
+    assert math.isfinite(row['loss'])
+    if algo == 'byol':  # mmpretrain's BYOL: -2 (cos_1 + cos_2)
+        assert -4 <= row['loss'] <= 4
