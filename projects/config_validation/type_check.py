@@ -24,9 +24,9 @@ CONSUMED = {'optim_wrapper': {'constructor', 'paramwise_cfg'}}
 def scope_registries(scope):
     """The registries of ``scope`` (one per root registry), modules imported."""
     try:
-        importlib.import_module(f'{scope}.registry')
+        own = vars(importlib.import_module(f'{scope}.registry')).values()
     except ImportError:
-        pass
+        own = []
     found = []
     for value in vars(root_registries).values():
         if not isinstance(value, Registry):
@@ -34,6 +34,9 @@ def scope_registries(scope):
         registry = value._children.get(scope, value)
         registry.import_from_location()
         found.append(registry)
+    # registries of the scope without a root parent (mmpretrain's TOKENIZER)
+    found += [r for r in own if isinstance(r, Registry) and r.parent is None
+              and r not in found]
     return found
 
 

@@ -3,6 +3,8 @@
 Layout written under ``out``::
 
     annotations/instances_train2017.json  annotations/instances_val2017.json
+    annotations/captions_train2017.json   annotations/captions_val2017.json
+    annotations/captions_vocab.txt        (captions: :mod:`.captions`)
     train2017/000000000001.jpg ...        val2017/000000100001.jpg ...
 
 The category table is the real COCO one (80 classes, official ids 1..90), so
@@ -131,4 +133,5 @@ def generate_coco(out, num_train, num_val, size=(128, 128), seed=0,
         tmp = ann_path.with_suffix('.json.tmp')
         tmp.write_text(json.dumps(doc))
         tmp.replace(ann_path)
-    return out
+    from .captions import generate_coco_captions  # it reads the files above
+    return generate_coco_captions(out)
