@@ -15,7 +15,9 @@ _base_ = [
 custom_imports = dict(imports=['projects.bevformer_v2'],
                       allow_failed_imports=False)
 
-point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
+# the synthetic objects lie within 25 m of the ego path: a 64 m BEV square
+# (3.2 m cells) instead of the real 102.4 m one
+point_cloud_range = [-32.0, -32.0, -5.0, 32.0, 32.0, 3.0]
 frames = (-1, 0)
 embed_dims = 32
 group_detr = 2
@@ -83,7 +85,7 @@ model = dict(
                 cross_attn_cfg=dict(num_heads=4))),
         bbox_coder=dict(
             type='NMSFreeCoder',
-            post_center_range=[-61.2, -61.2, -10.0, 61.2, 61.2, 10.0],
+            post_center_range=[-42.0, -42.0, -10.0, 42.0, 42.0, 10.0],
             max_num=100)),
     fcos3d_bbox_head=dict(
         type='NuscenesDD3D',
@@ -95,7 +97,19 @@ model = dict(
         test_cfg=dict(score_thr=0.05, pre_nms_topk=200, nms_iou=0.75,
                       max_per_img=20)))
 
-train_dataloader = dict(batch_size=2)
+train_pipeline = [
+    dict(type='LoadMultiViewImages'),
+    dict(type='PhotoMetricDistortionMultiView'),
+    dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
+    dict(type='ObjectNameFilter', classes={{_base_.class_names}}),
+    dict(type='CropResizeFlipImage', crop={{_base_.img_crop}}, heights=(64, ),
+         flip_prob=0.5),
+    dict(type='PerspectiveAnnotations'),
+    dict(type='GlobalRotScaleTrans', rot_range=(-0.3925, 0.3925),
+         scale_ratio_range=(0.95, 1.05), flip_x_prob=0.5, flip_y_prob=0.5),
+    dict(type='PackBEVInputs')
+]
+train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(
     optimizer=dict(lr=2e-3, weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={'img_backbone': dict(lr_mult=0.5)}),

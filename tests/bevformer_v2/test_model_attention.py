@@ -134,3 +134,27 @@ def test_point_sampling_projects_and_masks():
     torch.testing.assert_close(got[vis, 0] * 96, expect_u[vis])
     torch.testing.assert_close(got[vis, 1] * 64, expect_v[vis])
     assert vis.any() and (~vis).any() and not mask[0, 0][pts.permute(1, 0, 2)[..., 1] < 0].any()
+
+
+@pytest.mark.parametrize('aug', ['flip_x', 'flip_y', 'rot90', 'scale'])
+def test_bev_warp_follows_the_box_augmentation(aug):
+    """A blob at a GT centre moves to the augmented GT centre."""
+    from projects.bevformer_v2.models.transformer import warp_bev
+    pc = [-8., -8., -5., 8., 8., 3.]
+    mat = torch.eye(4)
+    if aug == 'flip_x':
+        mat[0, 0] = -1
+    elif aug == 'flip_y':
+        mat[1, 1] = -1
+    elif aug == 'rot90':
+        mat[:2, :2] = torch.tensor([[0., -1.], [1., 0.]])
+    else:
+        mat[:3, :3] *= 3.0
+    bev = torch.zeros(1, 1, 16, 16)
+    centre = torch.tensor([0.5, -0.5, 0., 1.])  # cell (row 7, col 8)
+    bev[0, 0, 7, 8] = 1.0
+    out = warp_bev(bev, mat[None], pc)
+    new = mat @ centre
+    row, col = int((new[1] + 8) // 1), int((new[0] + 8) // 1)
+    assert out[0, 0, row, col] == pytest.approx(1.0)
+    assert out.sum() > 0.99 and out[0, 0].flatten().argmax() == row * 16 + col

@@ -168,6 +168,12 @@ def test_hybrid_queries_carry_the_proposals_bev_positions():
 
     expect = norm(car[0]) * torch.tensor([1, 1, 40 / 8])
     torch.testing.assert_close(props['ref_points'][0, 0], expect)
+    # with a BEV augmentation (here flip x) the centres follow the GT boxes
+    flip = torch.eye(4).repeat(2, 1, 1)
+    flip[:, 0, 0] = -1
+    flipped = encode_proposals(dets, pc, 2, 0.3, bda_mat=flip)['ref_points']
+    v = props['valid']
+    torch.testing.assert_close(flipped[..., 0][v], 1 - props['ref_points'][..., 0][v])
     head.train()
     query, pos, ref = head._queries(2, props)
     assert query.shape[1] == 2 * (3 + 2)  # every group: 3 learned + 2 hybrid queries

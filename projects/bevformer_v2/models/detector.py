@@ -131,13 +131,13 @@ class BEVFormerV2(BaseDetector):
                 gts.append(g[g.cam_ids == n])
         return gts
 
-    def _proposals(self, mono_out, cam2img, lidar2cam, bs, num_cams):
+    def _proposals(self, mono_out, cam2img, lidar2cam, bs, num_cams, bda):
         dets = self.fcos3d_bbox_head.predict(
             {k: [x.detach() for x in v] for k, v in mono_out.items()}, cam2img, lidar2cam)
         dets = [dets[b * num_cams:(b + 1) * num_cams] for b in range(bs)]
         return encode_proposals(dets, self.pts_bbox_head.pc_range,
                                 self.pts_bbox_head.num_proposals, self.bev_nms_iou,
-                                cam2img.device)
+                                cam2img.device, bda)
 
     def _run(self, batch_inputs, samples, with_mono_loss: bool):
         imgs = batch_inputs['imgs']  # (B, T, N, 3, H, W)
@@ -158,7 +158,7 @@ class BEVFormerV2(BaseDetector):
                                                   cam2img, lidar2cam)
                 losses.update({f'{k}_mono': v * self.mono_loss_weight for k, v in mono.items()})
             if self.use_hybrid_queries:
-                proposals = self._proposals(mono_out, cam2img, lidar2cam, bs, n)
+                proposals = self._proposals(mono_out, cam2img, lidar2cam, bs, n, bda)
         bev_feats = feats[:self.num_levels]
         cur_bev = None
         if prev:

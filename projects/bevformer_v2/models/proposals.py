@@ -13,10 +13,12 @@ from mmengine.structures import InstanceData
 
 def encode_proposals(dets: List[List[InstanceData]], pc_range: Sequence[float],
                      num_proposals: int, bev_nms_iou: float = 0.3,
-                     device=None) -> Dict[str, torch.Tensor]:
+                     device=None, bda_mat: torch.Tensor = None) -> Dict[str, torch.Tensor]:
     """dets[b][n]: detections of camera n of sample b (``bboxes_3d`` lidar
     frame, ``scores_3d``). Returns ref_points (B, K, 3) in [0, 1] (gravity
-    centre), valid (B, K) bool, scores (B, K) and boxes (B, K, 9)."""
+    centre), valid (B, K) bool, scores (B, K) and boxes (B, K, 9).
+    ``bda_mat`` (B, 4, 4): the BEV augmentation of the GT boxes; the centres
+    follow it (the detections come from the un-augmented cameras)."""
     bs = len(dets)
     r = torch.tensor(pc_range, dtype=torch.float32, device=device)
     refs = torch.zeros(bs, num_proposals, 3, device=device)
@@ -28,6 +30,9 @@ def encode_proposals(dets: List[List[InstanceData]], pc_range: Sequence[float],
         sc = torch.cat([d.scores_3d for d in per_cam]).float().to(device)
         centre = box[:, :3].clone()
         centre[:, 2] = centre[:, 2] + box[:, 5] / 2
+        if bda_mat is not None:
+            m = bda_mat[b].to(centre)
+            centre = centre @ m[:3, :3].T + m[:3, 3]
         inside = ((centre >= r[:3]) & (centre <= r[3:])).all(1)
         box, sc, centre = box[inside], sc[inside], centre[inside]
         if box.shape[0] == 0:
