@@ -1,9 +1,26 @@
 """VisionPlug: OpenMMLab plugins for backbones, SSL pre-training and searched losses."""
 from pathlib import Path
 
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
+
+
+class BuildPyWithZoo(build_py):
+    """Also ship the zoo as ``projects/.mim/`` (model-index.yml, configs/,
+    tools/), where ``mim search visionplug`` and ``mim download`` look."""
+
+    def run(self):
+        super().run()
+        target = Path(self.build_lib) / 'projects' / '.mim'
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(HERE / 'model-index.yml', target / 'model-index.yml')
+        for folder in ('configs', 'tools'):
+            shutil.copytree(HERE / folder, target / folder, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns('__pycache__'))
 
 
 def read_requirements(name):
@@ -28,4 +45,5 @@ setup(
         'optional': read_requirements('optional'),
     },
     license='Apache-2.0',
+    cmdclass={'build_py': BuildPyWithZoo},
 )
