@@ -166,3 +166,16 @@ def test_held_out_split_is_carved_from_training_set(coco_root, ade20k_root,
     assert len(names_t) + 2 == len(list(
         (Path(ade20k_root) / 'images/training').iterdir()))
     assert s.val_dataloader.dataset.data_prefix.img_path == 'images/training'
+    # VOC aug style: a ConcatDataset; held out of the first dataset (all its
+    # images), the held-out names removed from every dataset
+    (Path(ade20k_root) / 'half.txt').write_text('\n'.join(names_t[:3] +
+                                                          names_v) + '\n')
+    first = seg.train_dataloader.dataset.copy()
+    second = dict(first, ann_file='half.txt')
+    seg.train_dataloader.dataset = dict(type='ConcatDataset',
+                                        datasets=[first, second])
+    c, info = apply_held_out_split(seg, tmp_path / 'c', num=2, seed=0)
+    t0, t1 = (Path(d.ann_file).read_text().split()
+              for d in c.train_dataloader.dataset.datasets)
+    assert t0 == names_t and t1 == names_t[:3]
+    assert info['num_train'] == len(names_t) + 3 and info['num_val'] == 2
