@@ -152,10 +152,10 @@ class LossSearch:
             if not self.cfg.get(key):
                 raise ValueError(f'loss_search with a TrainProxy needs '
                                  f'{key} in the config')
-        # fail on wrong head paths before any proxy run
-        for head in self.space.heads:
-            from .spaces import get_path
-            get_path(self.cfg, head['path'])
+        # fail on wrong head paths or non-PAP heads before any proxy run
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            self.space.inject(self.cfg, self.space.init_mean, tmp)
 
     def signature(self):
         key = json.dumps(dict(space=self.sc['space'], dim=self.space.dim,
