@@ -88,7 +88,7 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 view_pipeline = [
-    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.2, 1.),
+    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.35, 1.),
          backend='pillow'),
     dict(type='RandomApply',
          transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
