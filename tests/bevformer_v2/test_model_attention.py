@@ -158,3 +158,21 @@ def test_bev_warp_follows_the_box_augmentation(aug):
     row, col = int((new[1] + 8) // 1), int((new[0] + 8) // 1)
     assert out[0, 0, row, col] == pytest.approx(1.0)
     assert out.sum() > 0.99 and out[0, 0].flatten().argmax() == row * 16 + col
+
+
+def test_group_attention_equals_per_group_multihead_attention():
+    """Training: each group is plain nn.MultiheadAttention over its own queries
+    (perturbing one group leaves the others unchanged); eval: one group."""
+    from projects.bevformer_v2.models.attention import GroupMultiheadAttention
+    torch.manual_seed(0)
+    m = GroupMultiheadAttention(embed_dims=8, num_heads=2, dropout=0.0, group=3).double()
+    q, pos = torch.randn(2, 12, 8, dtype=torch.float64), torch.randn(2, 12, 8,
+                                                                      dtype=torch.float64)
+    out = m.train()(q, pos)
+    for g in range(3):
+        sl = slice(4 * g, 4 * g + 4)
+        ref = m.attn(q[:, sl] + pos[:, sl], q[:, sl] + pos[:, sl], q[:, sl],
+                     need_weights=False)[0] + q[:, sl]
+        torch.testing.assert_close(out[:, sl], ref)
+    ref = m.attn(q + pos, q + pos, q, need_weights=False)[0] + q
+    torch.testing.assert_close(m.eval()(q, pos), ref)

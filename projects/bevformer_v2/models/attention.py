@@ -33,8 +33,8 @@ def ms_deform_attn(value: Tensor, spatial_shapes: Tensor, level_start_index: Ten
     """
     if value.is_cuda:
         return MultiScaleDeformableAttnFunction.apply(
-            value, spatial_shapes, level_start_index, sampling_locations,
-            attention_weights, im2col_step)
+            value.contiguous(), spatial_shapes, level_start_index,
+            sampling_locations.contiguous(), attention_weights.contiguous(), im2col_step)
     return multi_scale_deformable_attn_pytorch(value, spatial_shapes,
                                                sampling_locations, attention_weights)
 
