@@ -1,23 +1,30 @@
 """Proxy evaluation: train a short model with the sampled loss parameters
 and reward it with a metric of the held-out split.
 
-Each proxy run is a child process (``python -m projects.loss_search.proxy
-CONFIG RESULT METRIC``): a crash, NaN loss or out-of-memory of one sample is
+Each proxy run is a child process (``python projects/loss_search/proxy.py
+CONFIG RESULT METRIC``, run as a script so that only what the config
+imports is loaded): a crash, NaN loss or out-of-memory of one sample is
 recorded as a failed sample and never takes the search down. The slots of a
 round run in parallel, one per GPU (``CUDA_VISIBLE_DEVICES``) or as CPU
 processes with ``threads`` threads each.
 """
-import json
-import math
-import os
 import os.path as osp
-import subprocess
 import sys
-import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from mmengine.config import ConfigDict
+if __name__ == '__main__' and sys.path and osp.abspath(sys.path[0]) == \
+        osp.dirname(osp.abspath(__file__)):
+    # run as a script: this folder's modules must not shadow top-level ones
+    sys.path[0] = osp.dirname(osp.dirname(sys.path[0]))
+
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor, as_completed  # noqa: E402
+
+from mmengine.config import ConfigDict  # noqa: E402
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the launcher's variables: a proxy run trains alone on its device
@@ -164,7 +171,7 @@ class TrainProxy:
         with open(log, 'w', encoding='utf-8') as f:
             try:
                 proc = subprocess.run(
-                    [sys.executable, '-m', 'projects.loss_search.proxy',
+                    [sys.executable, osp.abspath(__file__),
                      config, result, self.metric], cwd=os.getcwd(),
                     env=self._env(slot), stdout=f, stderr=subprocess.STDOUT,
                     timeout=self.timeout)

@@ -144,16 +144,28 @@ def test_failed_samples_are_recorded_and_search_goes_on(tmp_path):
 
 
 def test_crashed_proxy_run_is_a_failed_sample(tmp_path):
-    """A real proxy whose training config cannot be built."""
+    """Real proxy runs: one whose config cannot be built (in process), one
+    whose child process dies without writing a result."""
     proxy = TrainProxy('coco/bbox_mAP', in_process=True)
     proxy.setup()
-    bad = tmp_path / 'config.py'
+    bad = tmp_path / 'bad' / 'config.py'
+    bad.parent.mkdir()
     bad.write_text("model = dict(type='NoSuchDetector')\n"
                    "train_dataloader = dict()\n")
     (job, outcome), = proxy.run([dict(config=str(bad), round=0, index=0,
                                       theta=[0.5],
-                                      result=str(tmp_path / 'r.json'))])
+                                      result=str(bad.parent / 'r.json'))])
     assert outcome['reward'] is None and outcome['error']
+    dies = tmp_path / 'dies' / 'config.py'
+    dies.parent.mkdir()
+    dies.write_text('raise SystemExit(3)\n')
+    proxy = TrainProxy('coco/bbox_mAP', workers=1, timeout=120)
+    proxy.setup()
+    (job, outcome), = proxy.run([dict(config=str(dies), round=0, index=0,
+                                      theta=[0.5],
+                                      result=str(dies.parent / 'r.json'))])
+    assert outcome['reward'] is None
+    assert 'exited with status 3 without a result' in outcome['error']
 
 
 def test_config_without_reward_metric_fails_before_any_work(tmp_path,
