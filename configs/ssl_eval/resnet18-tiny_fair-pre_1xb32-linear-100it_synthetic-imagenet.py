@@ -2,7 +2,8 @@
 # configs (configs/ssl_benchmark/*_resnet18-tiny_fair_*): the frozen
 # ResNet-18 at 1/4 width, global pooling and a linear head, 100 iterations
 # of SGD on synthetic ImageNet (40 px, as the pre-training).
-#   python tools/train.py configs/ssl_eval/resnet18-tiny_fair-pre_1xb32-linear-100it_synthetic-imagenet.py \
+#   python tools/train.py \
+#       configs/ssl_eval/resnet18-tiny_fair-pre_1xb32-linear-100it_synthetic-imagenet.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/byol_tiny/iter_200.pth
 _base_ = [
     '../_base_/datasets/synthetic_imagenet.py',
@@ -14,7 +15,7 @@ custom_imports = dict(imports=['projects.ssl_eval'],
 crop = 40
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.35, 1.),
+    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.2, 1.),
          backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),

@@ -1,4 +1,4 @@
-# Fair benchmark, tiny CPU scale (synthetic ImageNet, 56 px): the settings
+# Fair benchmark, tiny CPU scale (synthetic ImageNet, 40 px): the settings
 # every algorithm shares. Huang et al. (ECCV 2022, megvii-research/
 # revisitAIRL) equalise backbone, projector/predictor, epochs, batch,
 # optimiser, augmentation, momentum (EMA) schedule and evaluation so that
@@ -88,7 +88,7 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 view_pipeline = [
-    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.35, 1.),
+    dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.2, 1.),
          backend='pillow'),
     dict(type='RandomApply',
          transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
