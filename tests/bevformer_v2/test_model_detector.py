@@ -18,7 +18,7 @@ from projects.bevformer_v2.models import denormalize_bbox
 from projects.run_config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = 'configs/bevformer_v2/bevformer-v2_r18_tiny_1xb2-300it_synthetic-nuscenes.py'
+TINY = 'configs/bevformer_v2/bevformer-v2_r18_tiny_1xb2-600it_synthetic-nuscenes.py'
 
 
 def _converter():

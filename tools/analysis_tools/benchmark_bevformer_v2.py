@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = 'configs/bevformer_v2/bevformer-v2_r18_tiny_1xb2-300it_synthetic-nuscenes.py'
+TINY = 'configs/bevformer_v2/bevformer-v2_r18_tiny_1xb2-600it_synthetic-nuscenes.py'
 R50 = 'configs/bevformer_v2/bevformer-v2_r50_t1_16xb1-24e_nuscenes.py'
 
 
