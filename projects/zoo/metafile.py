@@ -18,7 +18,8 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EXCLUDED_CONFIG_DIRS = ('_base_', 'benchmark')
+# bases, transfer-benchmark protocols and loss-search configs are no models
+EXCLUDED_CONFIG_DIRS = ('_base_', 'benchmark', 'loss_search')
 
 # canonical task name -> spellings found in metafiles and queries
 TASK_ALIASES = {

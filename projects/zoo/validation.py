@@ -36,12 +36,13 @@ class ZooProblem:
 
 def zoo_configs(root=REPO_ROOT):
     """Every config of the zoo (repo-relative): configs/**/*.py outside
-    configs/_base_ and configs/benchmark."""
+    folders named in EXCLUDED_CONFIG_DIRS (at any depth, e.g.
+    configs/ssl_benchmark/_base_)."""
     root = Path(root)
     out = []
     for path in (root / 'configs').rglob('*.py'):
         rel = path.relative_to(root)
-        if rel.parts[1] not in EXCLUDED_CONFIG_DIRS:
+        if not set(rel.parts[1:-1]) & set(EXCLUDED_CONFIG_DIRS):
             out.append(rel.as_posix())
     return sorted(out)
 

@@ -78,6 +78,8 @@ def fixture_zoo(tmp_path_factory):
         write(root / f'configs/a/{name}.py', 'x = 1\n')
     write(root / 'configs/_base_/datasets/d.py', 'x = 1\n')  # excluded
     write(root / 'configs/benchmark/p.py', 'x = 1\n')  # excluded
+    write(root / 'configs/loss_search/s.py', 'x = 1\n')  # excluded
+    write(root / 'configs/x/_base_/b.py', 'x = 1\n')  # excluded
     return root
 
 
