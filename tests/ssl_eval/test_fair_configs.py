@@ -16,7 +16,8 @@ BENCH = ROOT / 'configs/ssl_benchmark'
 TINY = '_fair_1xb32-200it_synthetic-imagenet.py'
 SIAMESE = {a: f'{a}_resnet18-tiny{TINY}'
            for a in ('mocov2', 'byol', 'simsiam', 'barlowtwins', 'unigrad')}
-MIM = {'mae': f'mae_vit-nano-p8{TINY}', 'beitv2': f'beitv2_vit-nano-p8{TINY}'}
+MIM = {'mae': f'mae_vit-nano-p8-tiny{TINY}',
+       'beitv2': f'beitv2_vit-nano-p8-tiny{TINY}'}
 REAL_SIAMESE = {a: f'{a}_resnet50_fair_8xb32-coslr-200e_in1k.py'
                 for a in SIAMESE}
 REAL_MIM = {a: f'{a}_vit-base-p16_fair_8xb32-coslr-200e_in1k.py'

@@ -17,10 +17,11 @@ others keep their own tiny backbone (``backbone: own``).
 
 Each algorithm runs in its own process (single-threaded by default): a
 batch of the config's own train pipeline on a synthetic dataset, one
-warm-up ``train_step`` (optimiser states allocated), then ``--iters``
-timed steps. Throughput = batch / median step time; peak memory = the
-process's peak resident set minus the resident set before the first step
-(CPU), or ``torch.cuda.max_memory_allocated`` (GPU). CPU timings on a shared
+warm-up ``train_step`` on 2 images (lazy kernels, optimiser states), one
+untimed step on the full batch, then ``--iters`` timed steps. Throughput =
+batch / median step time; peak memory = the process's peak resident set
+minus the resident set after the 2-image warm-up (CPU), or the peak of
+``torch.cuda.max_memory_allocated`` above the allocation then (GPU). CPU timings on a shared
 machine are noisy; compare ratios from one run.
 """
 import argparse
@@ -131,22 +132,25 @@ def worker(config, args, data_root, out):
     ds_cfg['split'] = 'train'
     dataset = DATASETS.build(ds_cfg)
     collate = cfg.train_dataloader.get('collate_fn')
-    collate = FUNCTIONS.build(collate) if collate else pseudo_collate
+    collate = FUNCTIONS.get(collate['type']) if collate else pseudo_collate
     batch = collate([dataset[i % len(dataset)]
                      for i in range(args.batch_size)])
+    small = collate([dataset[i % len(dataset)] for i in range(2)])
     params = sum(p.numel() for p in model.parameters()) / 1e6
     bb_params = sum(p.numel() for p in model.backbone.parameters()) / 1e6
 
-    def step(i):
+    def step(i, data=batch):
         hub.update_info('iter', i)
-        model.train_step(batch, optim)
+        model.train_step(data, optim)
+
+    step(0, small)  # lazy kernels and libraries, optimiser states
 
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
         base = rss_mb()
-    step(0)  # warm-up: lazy kernels, optimiser states
+    step(0)  # warm-up at full batch (counted in the peak, not timed)
     times = []
     for i in range(args.iters):
         if device.type == 'cuda':
