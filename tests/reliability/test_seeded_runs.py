@@ -1,5 +1,5 @@
-"""Seeded ``deterministic=True`` runs of the tiny SSL configs repeat their
-losses exactly, and no VisionPlug module reseeds the global RNGs."""
+"""Seeded ``deterministic=True`` runs of the tiny SSL and BEV configs repeat
+their losses exactly, and no VisionPlug module reseeds the global RNGs."""
 import random
 import traceback
 
@@ -8,9 +8,19 @@ import pytest
 import torch
 from zoo_steps import train_steps
 
-SSL = ['configs/unigrad/unigrad_resnet18-tiny_1xb8-40it_synthetic-imagenet.py',
-       'configs/maskdistill/'
-       'maskdistill_beit-nano-p8_vit-nano_tiny_1xb8-40it_synthetic-imagenet.py']
+CONFIGS = {  # config: (data fixture, batch size)
+    'configs/unigrad/unigrad_resnet18-tiny_1xb8-40it_synthetic-imagenet.py':
+    ('imagenet_root', 4),
+    'configs/maskdistill/'
+    'maskdistill_beit-nano-p8_vit-nano_tiny_1xb8-40it_synthetic-imagenet.py':
+    ('imagenet_root', 4),
+    'configs/sim/sim_vit-nano-p8_tiny_1xb8-100it_synthetic-imagenet.py':
+    ('imagenet_root', 4),
+    'configs/g2sd/g2sd_vit-nano-p8_mae-nano_tiny_1xb8-40it_synthetic-imagenet.py':
+    ('imagenet_root', 4),
+    'configs/bevformer_v2/bevformer-v2_r18_tiny_1xb2-600it_synthetic-nuscenes.py':
+    ('nuscenes_root', 1),
+}
 SEEDERS = [(torch, 'manual_seed'), (torch, 'seed'), (torch.random, 'set_rng_state'),
            (torch, 'set_rng_state'), (np.random, 'seed'), (np.random, 'set_state'),
            (random, 'seed'), (random, 'setstate')]
@@ -32,12 +42,14 @@ def reseeds(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize('config', SSL)
-def test_seeded_ssl_runs_repeat_exactly(config, imagenet_root, tmp_path,
-                                        reseeds):
+@pytest.mark.parametrize('config', sorted(CONFIGS))
+def test_seeded_runs_repeat_exactly(config, request, tmp_path, reseeds):
+    fixture, batch_size = CONFIGS[config]
+    root = request.getfixturevalue(fixture)
     opts = {'randomness': dict(seed=11, deterministic=True)}
-    runs = [train_steps(config, imagenet_root, tmp_path / str(i), iters=2,
-                        batch_size=4, cfg_options=opts) for i in range(2)]
+    runs = [train_steps(config, root, tmp_path / str(i), iters=2,
+                        batch_size=batch_size, cfg_options=opts)
+            for i in range(2)]
     losses = [[r['loss'] for r in rows if 'loss' in r] for rows in runs]
     assert len(losses[0]) == 2 and losses[0] == losses[1]
     assert losses[0][0] != losses[0][1]
