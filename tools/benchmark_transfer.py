@@ -61,7 +61,11 @@ def main(argv=None):
     except (ProtocolError, ValueError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
-    rows = bench.run()
+    try:
+        rows = bench.run()
+    except RuntimeError as err:  # data preparation
+        sys.stderr.write(f'error: {err}\n')
+        return 2
     if args.dry_run:
         return 0
     rows = write_report(bench.work_dir, protocol)

@@ -13,6 +13,7 @@ are rewritten from all ``result.json`` files.
 import copy
 import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -22,13 +23,17 @@ from mmengine.config import Config
 
 from projects.run_config import write_json_atomic
 from projects.zoo import display_path, get_entry
-from projects.zoo.derive import derive_overrides, write_text_atomic
+from projects.zoo.derive import (derive_overrides, resolve_backbone,
+                                 write_text_atomic)
 from projects.zoo.formatting import format_assignments, format_value
 from projects.zoo.metafile import REPO_ROOT
 
 from .launchers import Launcher
 from .report import write_report
 
+# config keys of training (set to None in runs that are not trained)
+TRAIN_KEYS = ('train_dataloader', 'train_cfg', 'optim_wrapper',
+              'param_scheduler')
 
 @dataclass
 class Pretrained:
@@ -149,17 +154,26 @@ class TransferBenchmark:
 
     # ----------------------------------------------------------- planning
     def plan(self, pre, task):
-        """'skip' (finished), 'test' (trained, not evaluated), 'resume'
-        (checkpoint of an unfinished training) or 'fresh'."""
+        """'skip' (finished), 'reuse' (finished, and the metric the task
+        now asks for is among its stored metrics), 'init' (evaluation-only
+        task: build with the pre-trained backbone, save, test), 'test'
+        (trained or checkpoint task, not evaluated), 'resume' (checkpoint
+        of an unfinished training) or 'fresh'."""
         d = self.run_dir(pre, task)
         result = d / 'result.json'
         if result.is_file():
             try:
-                if json.loads(result.read_text()).get('status') == 'done':
-                    return 'skip'
+                done = json.loads(result.read_text())
             except ValueError:
-                pass
-        if not task.train or (d / 'train' / 'done.json').is_file():
+                done = {}
+            if done.get('status') == 'done':
+                if done.get('metric', task.metric) == task.metric:
+                    return 'skip'
+                if task.metric in (done.get('metrics') or {}):
+                    return 'reuse'
+        if task.mode == 'init':
+            return 'init'
+        if task.mode == 'checkpoint' or (d / 'train' / 'done.json').is_file():
             return 'test'
         if (d / 'train' / 'last_checkpoint').is_file():
             return 'resume'
@@ -169,21 +183,58 @@ class TransferBenchmark:
         """The generated downstream config of one run."""
         init = dict(type='Pretrained', checkpoint=pre.checkpoint,
                     prefix=self.protocol.pretrained_prefix)
-        if pre.backbone:
+        key = task.backbone_key
+        cfg = Config.fromfile(str(task.config))
+        model = cfg.model
+        if pre.backbone and key == 'backbone' and task.mode == 'init' and \
+                not model.get('neck') and not model.get('head'):
+            # backbone-only model (kNN): the zoo backbone replaces it as is
+            base, assignments = task.config, {}
+            scope = model.get('_scope_') or cfg.get('default_scope',
+                                                    'mmengine')
+            bb, imports, what = resolve_backbone(pre.backbone, scope)
+            header = [f'# backbone {pre.backbone} ({what}).']
+            bb = {k: v for k, v in bb.items()
+                  if k not in ('init_cfg', 'pretrained')}
+            assignments['model'] = {key: dict(_delete_=True, **bb,
+                                              init_cfg=init)}
+            own = (cfg.get('custom_imports') or {}).get('imports') or []
+            own = [own] if isinstance(own, str) else list(own)
+            if set(imports) - set(own):
+                assignments['custom_imports'] = dict(
+                    imports=list(dict.fromkeys(own + imports)),
+                    allow_failed_imports=False)
+        elif pre.backbone:
+            if key != 'backbone' or task.mode == 'init':
+                raise ValueError(
+                    f'a zoo backbone ({pre.backbone}) can replace '
+                    'model.backbone of detection / segmentation configs and '
+                    f'of backbone-only models only, not model.{key} of '
+                    f'{display_path(task.config)}; pass a checkpoint whose '
+                    'backbone fits that config instead')
             base, header, assignments = derive_overrides(
                 task.config, pre.backbone, pre.checkpoint)
             assignments['model']['backbone']['init_cfg'] = init
         else:
             base, header = task.config, []
-            model = Config.fromfile(str(task.config)).model
-            if 'init_cfg' in model.backbone:  # replace (even None), not merge
+            if 'init_cfg' in model[key]:  # replace (even None), not merge
                 init = dict(_delete_=True, **init)
-            assignments = dict(model=dict(backbone=dict(init_cfg=init)))
+            assignments = dict(model={key: dict(init_cfg=init)})
             if model.get('pretrained'):  # mmseg's model-level weights
                 assignments['model']['pretrained'] = None
-        assignments = deep_merge(
-            assignments, nested(self.protocol.task_settings(task)))
-        if not self.protocol.train_validation:  # tools/test.py evaluates
+        settings = self.protocol.task_settings(task)
+        if task.mode != 'train':  # tools/test.py only: no training parts
+            dropped = sorted(k for k in settings
+                             if str(k).split('.')[0] in TRAIN_KEYS)
+            settings = {k: v for k, v in settings.items()
+                        if k not in dropped}
+            if dropped:
+                header.append(f'# not trained: settings {dropped} do not '
+                              'apply.')
+        assignments = deep_merge(assignments, nested(settings))
+        if task.mode != 'train':
+            assignments.update({k: None for k in TRAIN_KEYS})
+        if not self.protocol.train_validation or task.mode != 'train':
             assignments.update(val_cfg=None, val_dataloader=None,
                                val_evaluator=None)
         lines = [f'# Transfer run {pre.name} -> {task.name} of protocol '
@@ -195,14 +246,17 @@ class TransferBenchmark:
                 + format_assignments(assignments))
 
     # ------------------------------------------------------------ running
-    def _call(self, cmd, log_path, stage):
+    def _call(self, cmd, log_path, stage, local=False):
         self.log('  $ ' + ' '.join(map(str, cmd)))
         if self.dry_run:
             return
+        env = self.launcher.env(os.environ)
+        if local:  # this Python, not the launcher's cluster settings
+            env = Launcher(root=self.launcher.root,
+                           python=self.launcher.python).env(os.environ)
         with open(log_path, 'w') as log:
             proc = subprocess.run(cmd, cwd=self.cwd, stdout=log,
-                                  stderr=subprocess.STDOUT,
-                                  env=self.launcher.env(os.environ))
+                                  stderr=subprocess.STDOUT, env=env)
         if proc.returncode != 0:
             raise RunFailed(stage, f'exit status {proc.returncode}; '
                             f'{log_path}:\n{_log_tail(log_path)}')
@@ -236,6 +290,22 @@ class TransferBenchmark:
             raise RunFailed('test', f'no metrics.json under {d / "test"}')
         return json.loads(found[-1].read_text())
 
+    def _init(self, pre, task, config):
+        """Build the model of ``config`` (the pre-trained backbone comes in
+        through its ``init_cfg``) and save it: the checkpoint an
+        evaluation-only task tests. Runs with this Python whatever the
+        launcher (one model build, no accelerator needed)."""
+        d = self.run_dir(pre, task)
+        out = d / 'init' / 'init.pth'
+        seed = self.protocol.task_settings(task).get('randomness.seed', 0)
+        cmd = [self.launcher.python,
+               f'{self.launcher.root}/tools/misc/init_checkpoint.py',
+               str(config), str(out), '--seed', str(seed)]
+        self._call(cmd, d / 'init.log', 'init', local=True)
+        if not self.dry_run and not out.is_file():
+            raise RunFailed('init', f'{out} was not written')
+        return str(out)
+
     def run_one(self, pre, task):
         """Run (or skip) one pair; returns its result dict."""
         d = self.run_dir(pre, task)
@@ -243,12 +313,19 @@ class TransferBenchmark:
         self.log(f'[{pre.name} -> {task.name}] {plan}')
         if plan == 'skip':
             return json.loads((d / 'result.json').read_text())
+        if plan == 'reuse':  # the stored metrics hold the new metric
+            result = json.loads((d / 'result.json').read_text())
+            result.update(metric=task.metric,
+                          value=result['metrics'][task.metric])
+            if not self.dry_run:
+                write_json_atomic(d / 'result.json', result)
+            return result
         d.mkdir(parents=True, exist_ok=True)
         result = dict(protocol=self.protocol.name, pretrained=pre.name,
                       checkpoint=pre.checkpoint, backbone=pre.backbone,
                       task=task.name, config=str(task.config),
-                      metric=task.metric, status='failed', value=None,
-                      metrics={}, error=None, stage=None)
+                      metric=task.metric, mode=task.mode, status='failed',
+                      value=None, metrics={}, error=None, stage=None)
         start = time.time()
         try:
             config = d / 'config.py'
@@ -259,7 +336,9 @@ class TransferBenchmark:
             if plan in ('fresh', 'resume'):
                 checkpoint = self._train(pre, task, config,
                                          resume=plan == 'resume')
-            elif task.train:
+            elif plan == 'init':
+                checkpoint = self._init(pre, task, config)
+            elif task.mode == 'train':
                 checkpoint = json.loads(
                     (d / 'train' / 'done.json').read_text())['checkpoint']
             else:
@@ -287,23 +366,60 @@ class TransferBenchmark:
         return result
 
     def prepare_data(self):
-        """Make the protocol's synthetic datasets that are missing."""
+        """Make the protocol's synthetic datasets that are missing.
+
+        A dataset is generated into a temporary sibling directory and moved
+        into place when complete, so an interrupted run never leaves a
+        half-written root behind. An existing nuScenes root without its
+        infos files gets them (``create_nuscenes_infos.py``).
+        """
         for spec in self.protocol.data:
             out = self.cwd / spec['out']
             if out.exists():
+                if spec['kind'] == 'nuscenes':
+                    self._nuscenes_infos(out)
                 continue
+            tmp = out.with_name(f'.{out.name}.partial')
+            if tmp.exists() and not self.dry_run:  # an interrupted attempt
+                shutil.rmtree(tmp)
             cmd = [self.launcher.python,
                    f'{self.launcher.root}/tools/dataset_converters/'
-                   'make_synthetic.py', spec['kind'], '--out', str(out)]
+                   'make_synthetic.py', spec['kind'], '--out', str(tmp)]
             for key in ('num_train', 'num_val', 'seed', 'num_classes'):
                 if key in spec:
                     cmd += [f'--{key.replace("_", "-")}', str(spec[key])]
             if 'size' in spec:
                 cmd += ['--size', *map(str, spec['size'])]
-            self.log('  $ ' + ' '.join(cmd))
+            self._prepare(cmd)
             if not self.dry_run:
-                subprocess.run(cmd, cwd=self.cwd, check=True,
-                               env=self.launcher.env(os.environ))
+                os.replace(tmp, out)
+
+    def _nuscenes_infos(self, root):
+        missing = [s for s in ('train', 'val')
+                   if not (root / f'nuscenes_infos_{s}.json').is_file()]
+        if not missing:
+            return
+        versions = sorted(p.parent.name for p in root.glob('v1.0-*/scene.json'))
+        if len(versions) != 1:
+            raise RuntimeError(
+                f'{root} lacks nuscenes_infos_{missing[0]}.json and has '
+                f'{len(versions)} nuScenes table versions {versions}; run '
+                'tools/dataset_converters/create_nuscenes_infos.py --root '
+                f'{root} --version <version>')
+        self._prepare([self.launcher.python,
+                       f'{self.launcher.root}/tools/dataset_converters/'
+                       'create_nuscenes_infos.py', '--root', str(root),
+                       '--version', versions[0]])
+
+    def _prepare(self, cmd):
+        self.log('  $ ' + ' '.join(cmd))
+        if self.dry_run:
+            return
+        proc = subprocess.run(cmd, cwd=self.cwd, capture_output=True,
+                              text=True, env=self.launcher.env(os.environ))
+        if proc.returncode != 0:
+            raise RuntimeError(f'data preparation failed ({" ".join(cmd)}):'
+                               f'\n{proc.stderr.strip()[-2000:]}')
 
     def run(self):
         """All pairs, in order; returns the collected rows."""
