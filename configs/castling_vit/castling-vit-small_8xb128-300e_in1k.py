@@ -4,52 +4,18 @@
 # branch trains with the L1 mask term (CastlingMaskL1Hook) and is dropped
 # at evaluation. The paper's ImageNet models use MViT/LeViT hosts that are
 # not released; no official number exists for this plain-ViT host.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['projects.castling_vit'],
-                      allow_failed_imports=False)
+_base_ = '../_base_/plain_vit/vit-base_8xb128-300e_in1k.py'
+custom_imports = dict(
+    imports=['projects.castling_vit'],
+    allow_failed_imports=False)
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='CastlingViT',
-        arch='small',
-        img_size=224,
-        patch_size=16,
-        drop_path_rate=0.1,
-        out_type='cls_token'),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=384,
-        loss=dict(
-            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
-    train_cfg=dict(augments=[
-        dict(type='Mixup', alpha=0.8),
-        dict(type='CutMix', alpha=1.0)
-    ]),
-)
+    backbone=dict(type='CastlingViT', arch='small'),
+    head=dict(in_channels=384))
 
-train_dataloader = dict(batch_size=128)
-
-optim_wrapper = dict(
-    paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        flat_decay_mult=0.0,  # includes the per-head masks: L1 only
-        custom_keys={
-            '.cls_token': dict(decay_mult=0.0),
-            '.pos_embed': dict(decay_mult=0.0)
-        }),
-    clip_grad=dict(max_norm=5.0),
-)
-
-# L1 on the masks of the auxiliary softmax branches, ramped in over the
-# first 20 epochs (1251 iterations per epoch at 8 x 128).
+# L1 on the masks of the auxiliary softmax branches (flat params: no
+# weight decay), ramped in over the first 20 epochs (1251 iterations
+# per epoch at 8 x 128).
 custom_hooks = [
     dict(type='CastlingMaskL1Hook', loss_weight=1e-3, ramp_iters=20 * 1251)
 ]
