@@ -1,0 +1,188 @@
+"""Configs, models and pipeline samples for the analysis tools.
+
+A zoo config is loaded as ``tools/train.py`` loads it; its datasets can be
+pointed at another root (``--data-root``) or at a synthetic dataset of the
+same format generated on the fly (:func:`synthetic_data_root`), and the
+samples it yields after its own pipeline feed the FLOP counter, the benchmark
+and the drawing code.
+"""
+import copy
+import os.path as osp
+
+import torch
+from mmengine.config import ConfigDict
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import DATASETS, FUNCTIONS, MODELS, DefaultScope
+
+from projects.run_config import load_config
+
+TASKS = ('det', 'seg', 'cls', 'bev', 'ssl')
+# dataset type -> projects.synthetic_data generator of the same format
+SYNTHETIC_KINDS = {'CocoDataset': 'coco', 'ADE20KDataset': 'ade20k',
+                   'ImageNet': 'imagenet', 'CustomDataset': 'imagenet',
+                   'NuScenesBEVDataset': 'nuscenes'}
+
+
+def load_analysis_config(path, cfg_options=None):
+    """The config at ``path`` (``FileNotFoundError`` naming it if absent)."""
+    cfg = load_config(str(path), cfg_options)
+    if not isinstance(cfg.get('model'), dict):
+        raise KeyError(f'config {path} has no model dict')
+    return cfg
+
+
+def scope_of(cfg):
+    return cfg.get('default_scope') or cfg.model.get('_scope_') or 'mmengine'
+
+
+def build_model(cfg, device='cpu'):
+    """``MODELS.build(cfg.model)`` in the config's scope, SyncBN reverted,
+    on ``device``."""
+    from mmengine.model import revert_sync_batchnorm
+    with DefaultScope.overwrite_default_scope(scope_of(cfg)):
+        model = MODELS.build(copy.deepcopy(cfg.model))
+    return revert_sync_batchnorm(model).to(device)
+
+
+def task_of_model(model):
+    """'bev', 'det', 'seg', 'cls' or 'ssl' (``ValueError`` otherwise)."""
+    from mmdet.models.detectors import BaseDetector
+    from mmpretrain.models import BaseClassifier, BaseSelfSupervisor
+    from mmseg.models.segmentors import BaseSegmentor
+    if hasattr(model, 'pts_bbox_head') and hasattr(model, 'img_backbone'):
+        return 'bev'
+    for cls, task in ((BaseDetector, 'det'), (BaseSegmentor, 'seg'),
+                      (BaseClassifier, 'cls'), (BaseSelfSupervisor, 'ssl')):
+        if isinstance(model, cls):
+            return task
+    raise ValueError(f'{type(model).__name__} is not a detector, segmentor, '
+                     'classifier, self-supervised model or BEV detector')
+
+
+def task_of_sample(sample):
+    """The task of a packed sample (``dict(inputs, data_samples)``)."""
+    ds = sample['data_samples']
+    if isinstance(sample['inputs'], dict) and 'imgs' in sample['inputs']:
+        return 'bev'
+    if 'gt_sem_seg' in ds or type(ds).__name__ == 'SegDataSample':
+        return 'seg'
+    if 'gt_instances' in ds or type(ds).__name__ == 'DetDataSample':
+        return 'det'
+    return 'cls'
+
+
+def _walk_datasets(node, fn):
+    if isinstance(node, (dict, ConfigDict)):
+        if 'data_root' in node or 'type' in node and 'pipeline' in node:
+            fn(node)
+        for value in node.values():
+            _walk_datasets(value, fn)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _walk_datasets(value, fn)
+
+
+def set_data_root(cfg, data_root):
+    """Point every dataloader's datasets (and evaluator annotation files
+    that lived under the old root) at ``data_root``, in place."""
+    data_root = str(data_root)
+    old = str(cfg.get('data_root', '')).rstrip('/')
+
+    def move(ds):
+        if 'data_root' in ds:
+            prev = str(ds['data_root']).rstrip('/')
+            ds['data_root'] = data_root
+            ann = ds.get('ann_file')
+            if isinstance(ann, str) and prev and ann.startswith(prev):
+                ds['ann_file'] = data_root + ann[len(prev):]
+
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(key) is not None:
+            _walk_datasets(cfg[key], move)
+    for key in ('val_evaluator', 'test_evaluator'):
+        for ev in (cfg.get(key) if isinstance(cfg.get(key), list)
+                   else [cfg.get(key)]):
+            if not isinstance(ev, dict):
+                continue
+            for k in ('ann_file', 'data_root'):
+                val = ev.get(k)
+                if isinstance(val, str) and old and val.startswith(old):
+                    ev[k] = data_root + val[len(old):]
+    cfg.data_root = data_root
+    return cfg
+
+
+def dataset_cfg(cfg, phase):
+    """The dataset config of ``{phase}_dataloader`` (a copy)."""
+    loader = cfg.get(f'{phase}_dataloader')
+    if not isinstance(loader, dict) or 'dataset' not in loader:
+        raise KeyError(f'the config has no {phase}_dataloader.dataset')
+    return copy.deepcopy(loader['dataset'])
+
+
+def synthetic_kind(cfg, phase='train'):
+    """The ``projects.synthetic_data`` generator that writes data in the
+    format of the config's ``phase`` dataset (``None`` if there is none)."""
+    ds = dataset_cfg(cfg, phase)
+    while 'dataset' in ds and 'pipeline' not in ds:  # RepeatDataset & co.
+        ds = ds['dataset']
+    return SYNTHETIC_KINDS.get(str(ds.get('type', '')).split('.')[-1])
+
+
+def synthetic_data_root(kind, out, num=4, seed=0):
+    """Write a small synthetic dataset of ``kind`` under ``out``; its root."""
+    from projects.synthetic_data import GENERATORS
+    if kind == 'nuscenes':
+        return GENERATORS[kind](out, 1, 1, size=(90, 160), seed=seed)
+    if kind == 'imagenet':
+        return GENERATORS[kind](out, num, num, seed=seed, num_classes=5)
+    return GENERATORS[kind](out, num, num, seed=seed)
+
+
+def check_data_root(cfg, phase):
+    """``FileNotFoundError`` naming the data root of the ``phase`` dataset
+    when it is not a directory."""
+    ds = dataset_cfg(cfg, phase)
+    roots = []
+    _walk_datasets(ds, lambda d: roots.append(d.get('data_root')))
+    for root in roots:
+        if root and not osp.isdir(str(root)):
+            raise FileNotFoundError(
+                f'data root {root} of {phase}_dataloader does not exist '
+                '(pass --data-root DIR, or generate it with '
+                'tools/dataset_converters/make_synthetic.py)')
+
+
+def build_dataset(cfg, phase='train'):
+    """The ``phase`` dataset of ``cfg``, built in the config's scope."""
+    check_data_root(cfg, phase)
+    with DefaultScope.overwrite_default_scope(scope_of(cfg)):
+        return DATASETS.build(dataset_cfg(cfg, phase))
+
+
+def collate_fn(cfg, phase='train'):
+    coll = cfg.get(f'{phase}_dataloader', {}).get('collate_fn')
+    if not coll:
+        return pseudo_collate
+    coll = dict(coll)
+    with DefaultScope.overwrite_default_scope(scope_of(cfg)):
+        fn = FUNCTIONS.get(coll.pop('type'))
+    return (lambda batch: fn(batch, **coll)) if coll else fn
+
+
+def take_batch(cfg, dataset, size, phase='train'):
+    """``size`` samples of ``dataset`` (cycled) collated as the config's
+    dataloader does."""
+    if len(dataset) == 0:
+        raise ValueError(f'the {phase} dataset is empty')
+    return collate_fn(cfg, phase)([dataset[i % len(dataset)]
+                                   for i in range(size)])
+
+
+def to_rgb_image(inputs):
+    """HWC uint8 RGB of a packed CHW BGR image tensor (OpenMMLab's loaders
+    read BGR)."""
+    img = inputs.detach().cpu()
+    if img.dtype != torch.uint8:
+        img = img.clamp(0, 255).to(torch.uint8)
+    return img.permute(1, 2, 0).numpy()[..., ::-1].copy()
