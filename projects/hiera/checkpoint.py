@@ -7,7 +7,12 @@ Layouts:
   ``head.projection.*``. MAE checkpoints use ``encoder_norm.*`` and add
   the decoder (``decoder_*``, ``mask_token``, ``multi_scale_fusion_heads.*``)
   which is dropped (and reported).
-- ``timm``: the same, but ``head.norm.*`` and ``head.fc.*``.
+- ``timm``: the same, but ``head.norm.*`` and ``head.fc.*``. The abswin
+  variants (``hiera_{small,base}_abswin_256``) add ``pos_embed_win``
+  ([1, C, 8, 8]), store the global ``pos_embed`` as [1, C, H, W] and carry
+  layer scales ``blocks.{i}.ls{1,2}.gamma``; early abswin files name the
+  global embedding ``pos_embed_abs`` (renamed to ``pos_embed``, as timm's
+  ``checkpoint_filter_fn`` does).
 - ``visionplug`` (an mmpretrain ``ImageClassifier`` with ``HieraDense``):
   ``backbone.<timm names>``, ``backbone.fc_norm.*``, ``head.fc.*``.
 """
@@ -76,7 +81,10 @@ def hiera_to_visionplug(state_dict, backbone_only=False, layout=None):
                 dropped.append(key)
             else:
                 out['head.fc.' + key[len(_HEADS[layout]):]] = value
-        elif key == 'pos_embed' or key.startswith(('patch_embed.', 'blocks.')):
+        elif key == 'pos_embed_abs':
+            out['backbone.pos_embed'] = value
+        elif key in ('pos_embed', 'pos_embed_win') or key.startswith(
+                ('patch_embed.', 'blocks.')):
             out['backbone.' + key] = value
         else:
             raise KeyError(f'unexpected key {key!r} for a {layout} Hiera '
@@ -85,7 +93,8 @@ def hiera_to_visionplug(state_dict, backbone_only=False, layout=None):
 
 
 def visionplug_to_hiera(state_dict, layout='official'):
-    """Inverse of :func:`hiera_to_visionplug` (classifier checkpoints)."""
+    """Inverse of :func:`hiera_to_visionplug` (classifier checkpoints);
+    an abswin global embedding comes back as ``pos_embed`` (timm's name)."""
     if layout not in _NORMS:
         raise ValueError(f'unknown Hiera layout {layout!r}')
     out = OrderedDict()

@@ -1,4 +1,6 @@
 """HieraDense: timm equivalence, any input size, arch table, converter."""
+import copy
+
 import pytest
 import timm
 import torch
@@ -72,7 +74,130 @@ def test_arch_table_params_match_official():
     for arch, millions in expected.items():
         assert round(hiera_param_count(arch) / 1e6, 1) == millions, arch
     assert set(ARCH_ZOO) == {'tiny', 'small', 'base', 'base_plus', 'large',
-                             'huge'}
+                             'huge', 'small_abswin', 'base_abswin'}
+
+
+# --- absolute-window position embedding (timm hiera_*_abswin_256) -------
+NANO_ABSWIN = dict(NANO, abs_win_pos_embed=True, global_pos_size=(6, 6),
+                   init_values=0.5)
+
+
+@pytest.mark.parametrize('arch,timm_name', [
+    ('small_abswin', 'hiera_small_abswin_256'),
+    ('b-abswin', 'hiera_base_abswin_256')])
+def test_abswin_param_count_equals_timm(arch, timm_name):
+    """Built on the meta device: 34,361,800 (S) and 51,267,304 (B)
+    parameters with the 1000-class head, as timm's models."""
+    with torch.device('meta'):
+        ref = timm.create_model(timm_name)
+        ours = HieraDense(arch=arch)
+    assert hiera_param_count(arch) == sum(p.numel() for p in
+                                          ref.parameters())
+    assert ours.pos_embed.shape == ref.pos_embed.shape
+    assert ours.pos_embed_win.shape == ref.pos_embed_win.shape == (
+        1, 96, 8, 8)
+    assert ours.pos_embed_size == ((16, 16) if arch == 'small_abswin' else
+                                   (14, 14))
+
+
+@pytest.fixture(scope='module')
+def small_abswin_pair():
+    """timm's hiera_small_abswin_256 (random weights, layer scales
+    randomised so that every block matters) and a HieraDense holding its
+    weights, float64."""
+    torch.manual_seed(0)
+    ref = timm.create_model('hiera_small_abswin_256')
+    with torch.no_grad():
+        for name, p in ref.named_parameters():
+            if name.endswith('gamma'):
+                p.normal_(0, 0.5)
+    ref = ref.double().eval()
+    with torch.device('meta'):
+        ours = HieraDense(arch='small_abswin')
+    ours.to_empty(device='cpu')
+    result = ours.load_state_dict(
+        {k: v for k, v in ref.state_dict().items()
+         if not k.startswith('head.')}, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    return ours.double().eval(), ref
+
+
+def test_abswin_small_equals_timm_at_256(small_abswin_pair):
+    """The real S-abswin arch at its 256 training size: stage maps equal
+    timm's forward_intermediates (float64, 1e-10)."""
+    ours, ref = small_abswin_pair
+    x = torch.randn(1, 3, 256, 256, dtype=torch.float64)
+    with torch.no_grad():
+        mine = ours(x)
+        theirs = ref.forward_intermediates(x, intermediates_only=True)
+    assert len(mine) == len(theirs) == 4
+    for a, b in zip(mine, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_abswin_small_at_512x384_strides(small_abswin_pair):
+    """A det/seg size: strides 4/8/16/32, channels 96..768; the position
+    embedding is the window one tiled over 16x12 mask units plus the
+    global 16x16 grid resampled (bicubic, antialias) to 128x96."""
+    ours = copy.deepcopy(small_abswin_pair[0]).float()
+    with torch.no_grad():
+        outs = ours(torch.randn(1, 3, 512, 384))
+        pos = ours.pos_embed_at((128, 96)).reshape(1, 128, 96, 96)
+        glob = torch.nn.functional.interpolate(
+            ours.pos_embed, size=(128, 96), mode='bicubic', antialias=True)
+    for level, o in enumerate(outs):
+        stride = 4 * 2 ** level
+        assert o.shape == (1, 96 * 2 ** level, 512 // stride, 384 // stride)
+    win = (pos.permute(0, 3, 1, 2) - glob).reshape(1, 96, 16, 8, 12, 8)
+    torch.testing.assert_close(
+        win, ours.pos_embed_win[:, :, None, :, None, :].expand_as(
+            win), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('expand_proj', [True, False])
+@pytest.mark.parametrize('hw', [(128, 128), (128, 96), (96, 160)])
+def test_abswin_equals_timm_built_at_input_size(hw, expand_proj):
+    """A nano abswin model equals timm's Hiera built at the input size
+    (the abswin parameters do not depend on it): our interpolation of the
+    embeddings is timm's own, at sizes other than the construction one
+    (float64)."""
+    torch.manual_seed(0)
+    cfg = dict(NANO_ABSWIN, use_expand_proj=expand_proj)
+    ours = HieraDense(arch=cfg, img_size=64).double().eval()
+    ref = Hiera(img_size=hw, num_classes=0, **cfg).double().eval()
+    missing, unexpected = ref.load_state_dict(ours.state_dict(),
+                                              strict=False)
+    assert unexpected == [] and set(missing) == {'head.norm.weight',
+                                                 'head.norm.bias'}
+    x = torch.randn(1, 3, *hw, dtype=torch.float64)
+    for a, b in zip(ours(x), ref.forward_intermediates(
+            x, intermediates_only=True)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_abswin_checkpoint_loading():
+    """timm abswin keys (and the early 'pos_embed_abs' name) convert; a
+    global grid of another size is resampled on load (identity for the
+    same grid); a plain checkpoint into an abswin model fails clearly."""
+    torch.manual_seed(0)
+    src = Hiera(img_size=(64, 64), num_classes=10, **NANO_ABSWIN)
+    sd = src.state_dict()
+    sd['pos_embed_abs'] = sd.pop('pos_embed')
+    converted, dropped = hiera_to_visionplug(sd, backbone_only=True)
+    assert set(dropped) == {'head.norm.weight', 'head.norm.bias',
+                            'head.fc.weight', 'head.fc.bias'}
+    backbone = {k[len('backbone.'):]: v for k, v in converted.items()}
+    same = HieraDense(arch=NANO_ABSWIN, img_size=64)
+    assert not same.load_state_dict(backbone, strict=True).missing_keys
+    assert torch.equal(same.pos_embed, src.pos_embed)
+    assert torch.equal(same.pos_embed_win, src.pos_embed_win)
+    bigger = HieraDense(arch=dict(NANO_ABSWIN, global_pos_size=(9, 9)))
+    bigger.load_state_dict(backbone)
+    torch.testing.assert_close(bigger.pos_embed, torch.nn.functional.
+                               interpolate(src.pos_embed, size=(9, 9),
+                                           mode='bicubic', antialias=True))
+    with pytest.raises(ValueError, match='plain'):
+        same.load_state_dict(_nano().state_dict(), strict=False)
 
 
 def test_gradients_reach_every_parameter():

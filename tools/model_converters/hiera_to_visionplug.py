@@ -1,5 +1,10 @@
 """Convert an official (facebookresearch/hiera) or timm Hiera checkpoint to VisionPlug.
 
+Plain (``hiera_*_224``) and absolute-window (``hiera_{small,base}_abswin_256``:
+``pos_embed`` [1, C, H, W] + ``pos_embed_win``; ``pos_embed_abs`` is renamed
+``pos_embed``) checkpoints are handled; build the model with the matching
+arch (``small_abswin`` / ``base_abswin``).
+
 The file is read with ``torch.load(weights_only=True)``: only tensors are
 accepted, nothing stored in it is executed. Every key is mapped or listed
 as dropped; an unknown key aborts.
