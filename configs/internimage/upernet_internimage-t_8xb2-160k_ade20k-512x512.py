@@ -1,8 +1,9 @@
 # UPerNet with InternImage-T (ImageNet-1k pretrained) on ADE20K, the official
 # recipe (segmentation/configs/ade20k/upernet_internimage_t_512_160k_ade20k
 # .py): 160k iterations, 8 GPUs x 2 images, 512x512 crops, AdamW lr 6e-5,
-# weight decay 0.05 without decay on 1-D parameters (layer-wise decay rate
-# 1.0, i.e. none), 1500 linear warm-up iterations then poly (power 1.0),
+# weight decay 0.05, the official layer-wise decay constructor with rate 1.0
+# (no lr decay; no weight decay on norms, biases and 1-D parameters), 1500
+# linear warm-up iterations then poly (power 1.0),
 # drop path 0.2, layer scale 1.0, whole-image test at (2048, 512) resized to
 # a multiple of 32.
 # Official: 47.9 mIoU single-scale / 48.1 multi-scale, 59M params, 944G FLOPs.
@@ -45,7 +46,9 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
         type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(flat_decay_mult=0.0))
+    constructor='InternImageLayerDecayOptimizerConstructor',
+    paramwise_cfg=dict(
+        layer_decay_rate=1.0, num_layers=30, depths=[4, 4, 18, 4]))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,
          end=1500),
