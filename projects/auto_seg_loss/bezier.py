@@ -151,43 +151,47 @@ class PiecewiseBezier:
         return f'PiecewiseBezier({[round(v, 6) for v in self.points]})'
 
     @staticmethod
-    def _piece(x, pc, slope):
+    def _piece(x, pc, slope, bounded=False):
         """Value (and slope) of one piece, for x inside its box.
 
         With ``v = x - x0``, ``k = (1 - 2a) / w`` and ``r = sqrt(a^2 / |k|
         + sign(k) v)``, the root is ``sqrt(|k|) r`` and the stable
-        ``t = v / (w (a + sqrt(|k|) r))``; every scale is folded into scalars
-        so that value and slope take few elementwise passes.
+        ``t = q s`` with ``q = v / (r + a / sqrt|k|)``, ``s = 1 / (w
+        sqrt|k|)``. With ``m = dy1 s + b s^2 q`` (``b = dy2 - 2 dy1``) the
+        value is ``y0 + q (m + dy1 s)`` and the slope ``m / r``: every scale
+        is folded into scalars, eight elementwise passes for both.
+        ``bounded``: x is known to lie in [0, x2], so the radicand stays
+        positive unless the tangent at an end is (nearly) vertical.
         """
         a, w = pc['a'], 1.0 / pc['inv_w']
         v = x - pc['x0'] if pc['x0'] != 0.0 else x
         k = (1.0 - 2.0 * a) / w
         b = pc['dy2'] - 2.0 * pc['dy1']
         if abs(k) < 1e-20:  # a = 1/2: t = v / w
-            r = None
-            q = v  # t = q / w
-            c1, c2 = 2.0 * pc['dy1'] / w, b / (w * w)
+            c1 = 2.0 * pc['dy1'] / w
+            m = torch.add(x.new_tensor(c1), v, alpha=b / (w * w))
+            y = m * v  # y - y0 = v (c1 + b v / w^2)
+            d = torch.add(x.new_tensor(c1), v, alpha=2.0 * b / (w * w)) \
+                if slope else None
         else:
             sk = abs(k) ** 0.5
             shift = a * a / abs(k)
             r = torch.add(v, shift) if k > 0 else torch.rsub(v, shift)
-            if a * a < 1e-6 or k < 0:  # r may reach 0 (or < 0 past x2)
+            # r >= 0 on the box but reaches 0 at a vertical tangent: a ~ 0
+            # at u = 0, a ~ 1 at u = 1 (or past x2 when not bounded)
+            if a * a < 1e-6 or (k < 0 and (
+                    not bounded or (1.0 - a) ** 2 < 1e-4 * a * a)):
                 r.clamp_min_(_S_MIN / abs(k))
             r.sqrt_()
-            den = r + a / sk
-            q = v / den  # t = q / (w sk)
+            q = torch.add(r, a / sk)
+            torch.div(v, q, out=q)
             scale = 1.0 / (w * sk)
-            c1, c2 = 2.0 * pc['dy1'] * scale, b * scale * scale
-        y = torch.addcmul(q * c1, q, q, value=c2)
+            m = torch.add(x.new_tensor(pc['dy1'] * scale), q,
+                          alpha=b * scale * scale)
+            y = torch.add(m, pc['dy1'] * scale).mul_(q)
+            d = torch.div(m, r, out=r) if slope else None
         if pc['y0'] != 0.0:
             y.add_(pc['y0'])
-        if not slope:
-            return y, None
-        # dy/dx = (dy1 + b t) / root / w with root = sk * r
-        if r is None:
-            d = q.mul(2.0 * c2).add_(c1)
-        else:
-            d = q.mul(b * scale).add_(pc['dy1']).div_(r).mul_(scale)
         return y, d
 
     def evaluate(self, x, slope=False, clamp=True):
@@ -208,13 +212,15 @@ class PiecewiseBezier:
         if clamp:
             x = x.clamp(0.0, 1.0)
         first, *rest = self.pieces
-        y, d = self._piece(x, first, slope)
-        for pc in rest:
+        # x lies in [0, 1] and the last piece ends at x = 1
+        y, d = self._piece(x, first, slope, bounded=not rest)
+        for i, pc in enumerate(rest):
             flat = x.reshape(-1)
             idx = (flat > pc['x0']).nonzero().squeeze(1)
             if idx.numel() == 0:
                 continue
-            yk, dk = self._piece(flat.index_select(0, idx), pc, slope)
+            yk, dk = self._piece(flat.index_select(0, idx), pc, slope,
+                                 bounded=i == len(rest) - 1)
             y.view(-1).index_copy_(0, idx, yk)
             if slope:
                 d.view(-1).index_copy_(0, idx, dk)
