@@ -8,11 +8,24 @@ the same directory, flushed and fsynced, then renamed over the target, so a
 reader sees either the old file or the complete new one.
 """
 import glob
+import io
 import os
 import os.path as osp
 import tempfile
 
 from mmengine.fileio.backends import LocalBackend
+
+
+def _process_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; the final file gets the mode a plain open()
+# would give it (0666 minus the umask), or keeps the mode of the file it
+# replaces.
+_UMASK = _process_umask()
 
 # Called (when set) between writing the temporary file and renaming it; the
 # fault-injection hook uses it to die at the worst moment of a write.
@@ -61,6 +74,9 @@ def atomic_write(path, data, mode='wb', encoding=None):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        mode_bits = (os.stat(path).st_mode & 0o7777 if osp.exists(path)
+                     else 0o666 & ~_UMASK)
+        os.chmod(tmp, mode_bits)
         if before_replace is not None:
             before_replace()
         os.replace(tmp, path)
@@ -68,6 +84,15 @@ def atomic_write(path, data, mode='wb', encoding=None):
         if osp.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_torch_save(obj, path):
+    """``torch.save(obj, path)`` through :func:`atomic_write`: a killed
+    writer leaves the previous file (or none), never a truncated one."""
+    import torch
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, buffer.getvalue())
 
 
 def _put(self, obj, filepath):

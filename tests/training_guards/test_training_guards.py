@@ -1,4 +1,5 @@
 """Atomic checkpoint writes and the non-finite loss guard."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,8 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.runner import Runner, save_checkpoint
 
-from projects.training_guards import FiniteLossHook, NonFiniteLossError
+from projects.training_guards import (FiniteLossHook, NonFiniteLossError,
+                                      atomic_torch_save, atomic_write)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +49,30 @@ def test_kill_during_checkpoint_write_keeps_previous_file(tmp_path):
     # the next write of the same file removes the dead writer's leftover
     save_checkpoint({'state_dict': {'w': torch.ones(3)}}, str(path))
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_atomic_torch_save_keeps_old_file_when_saving_fails(tmp_path):
+    path = tmp_path / 'converted.pth'
+    atomic_torch_save({'state_dict': {'w': torch.arange(3.)}}, path)
+    assert torch.load(path, weights_only=True)['state_dict']['w'].tolist() == [0., 1., 2.]
+    with pytest.raises(Exception):  # a lambda can not be pickled
+        atomic_torch_save({'state_dict': {'w': torch.ones(3)}, 'f': lambda: 0}, path)
+    assert torch.load(path, weights_only=True)['state_dict']['w'].tolist() == [0., 1., 2.]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    atomic_torch_save({'w': torch.ones(2)}, tmp_path / 'new' / 'dir' / 'x.pth')
+    assert torch.load(tmp_path / 'new' / 'dir' / 'x.pth')['w'].tolist() == [1., 1.]
+
+
+def test_atomic_write_gives_the_mode_of_a_plain_open(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    plain = tmp_path / 'plain'
+    plain.write_bytes(b'x')
+    atomic_write(tmp_path / 'atomic', b'x')
+    assert (tmp_path / 'atomic').stat().st_mode == plain.stat().st_mode
+    os.chmod(plain, 0o640)  # a replaced file keeps its mode
+    atomic_write(plain, b'y')
+    assert plain.stat().st_mode & 0o777 == 0o640 and plain.read_bytes() == b'y'
 
 
 class ToyModel(BaseModel):

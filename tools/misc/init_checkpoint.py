@@ -10,11 +10,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import torch  # noqa: E402
 from mmengine.registry import MODELS, init_default_scope  # noqa: E402
 from mmengine.runner import set_random_seed  # noqa: E402
 
 from projects.run_config import load_config  # noqa: E402
+from projects.training_guards import atomic_torch_save  # noqa: E402
 
 
 def save_initial_checkpoint(config, out, seed=0):
@@ -24,11 +24,8 @@ def save_initial_checkpoint(config, out, seed=0):
     set_random_seed(seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(f'{out}.tmp')
-    torch.save(dict(meta=dict(seed=seed, iter=0), state_dict=model.state_dict()),
-               tmp)
-    tmp.replace(out)
+    atomic_torch_save(dict(meta=dict(seed=seed, iter=0), state_dict=model.state_dict()),
+                      out)
     return out
 
 

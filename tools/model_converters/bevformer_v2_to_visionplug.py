@@ -26,9 +26,17 @@ Usage:
 """
 import argparse
 import re
+import sys
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from projects.training_guards import atomic_torch_save  # noqa: E402
 
 REG_LAST = re.compile(r'^pts_bbox_head\.reg_branches\.\d+\.(\d+)\.(weight|bias)$')
 # ours[i] = SIGN[i] * official[PERM[i]]
@@ -87,7 +95,7 @@ def main(argv=None):
                        f'{str(e).splitlines()[0][:200]}); re-save its state_dict '
                        'with torch.save in the official environment\n')
     state_dict, dropped = convert(ckpt)
-    torch.save(dict(state_dict=state_dict, meta=dict(converted_from=args.src)), args.dst)
+    atomic_torch_save(dict(state_dict=state_dict, meta=dict(converted_from=args.src)), args.dst)
     print(f'{len(state_dict)} tensors written to {args.dst}; dropped: {dropped}')
 
 

@@ -17,11 +17,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from projects.training_guards import atomic_torch_save  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,10 +44,8 @@ def main(argv=None):
     state_dict = unwrap_checkpoint(ckpt, args.key)
     converted, dropped = convert_official(state_dict,
                                           backbone_only=args.backbone_only)
-    Path(args.dst).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(state_dict=converted,
-                    meta=dict(source=str(args.src), converter=Path(__file__).name,
-                              dropped_keys=dropped)), args.dst)
+    meta = dict(source=str(args.src), converter=Path(__file__).name, dropped_keys=dropped)
+    atomic_torch_save(dict(state_dict=converted, meta=meta), args.dst)
     print(f'converted {len(converted)} tensors to {args.dst}'
           + (f'; dropped {len(dropped)} keys' if dropped else ''))
     return converted, dropped

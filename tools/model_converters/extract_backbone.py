@@ -30,6 +30,8 @@ if str(ROOT) not in sys.path:
 
 from mmengine.config import DictAction  # noqa: E402
 
+from projects.training_guards import atomic_torch_save  # noqa: E402
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -43,22 +45,22 @@ def main(argv=None):
     parser.add_argument('--strict', action='store_true')
     args = parser.parse_args(argv)
 
-    import torch
-
-    from projects.ssl_eval.handoff import (backbone_key_report,
-                                           build_config_backbone,
-                                           detect_prefix, extract_backbone,
-                                           format_report, load_state_dict,
-                                           strip_prefix)
+    from projects.ssl_eval.handoff import (
+        backbone_key_report,
+        build_config_backbone,
+        detect_prefix,
+        extract_backbone,
+        format_report,
+        load_state_dict,
+        strip_prefix,
+    )
     state = load_state_dict(args.checkpoint)
     src = args.src_prefix
     if src is None:
         src = detect_prefix(state)
     weights = extract_backbone(state, src, args.out_prefix)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(state_dict=weights,
-                    meta=dict(source=str(args.checkpoint), src_prefix=src,
-                              prefix=args.out_prefix)), args.out)
+    meta = dict(source=str(args.checkpoint), src_prefix=src, prefix=args.out_prefix)
+    atomic_torch_save(dict(state_dict=weights, meta=meta), args.out)
     print(f'{args.out}: {len(weights)} backbone tensors from '
           f'{args.checkpoint} ({src!r} -> {args.out_prefix!r}); load with '
           f"init_cfg=dict(type='Pretrained', checkpoint='{args.out}', "

@@ -30,8 +30,15 @@ import argparse
 import pickle
 import sys
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from projects.training_guards import atomic_torch_save  # noqa: E402
 
 BACKBONE_ROOTS = ('patch_embed.', 'levels.')
 
@@ -138,10 +145,8 @@ def main(argv=None):
         state_dict = OrderedDict(
             (k[len('backbone.'):], v) for k, v in state_dict.items()
             if k.startswith('backbone.'))
-    torch.save(dict(state_dict=state_dict,
-                    meta=dict(source=str(args.src),
-                              converter='internimage_to_visionplug')),
-               args.dst)
+    meta = dict(source=str(args.src), converter='internimage_to_visionplug')
+    atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
     print(f'wrote {len(state_dict)} tensors to {args.dst}')
 
 

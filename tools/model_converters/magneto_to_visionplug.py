@@ -26,8 +26,15 @@ import math
 import pickle
 import re
 import sys
+from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from projects.training_guards import atomic_torch_save  # noqa: E402
 
 _LAYER = {
     'self_attn.q_proj': 'attn.q_proj',
@@ -157,10 +164,8 @@ def main(argv=None):
         state_dict = convert(unwrap(checkpoint))
     except (KeyError, ValueError) as err:
         sys.exit(f'{args.src}: {err.args[0]}')
-    torch.save(dict(state_dict=state_dict,
-                    meta=dict(converted_from=str(args.src),
-                              converter='magneto_to_visionplug')),
-               args.dst)
+    meta = dict(converted_from=str(args.src), converter='magneto_to_visionplug')
+    atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
     print(f'{len(state_dict)} tensors written to {args.dst}')
 
 
