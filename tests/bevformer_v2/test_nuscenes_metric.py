@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from projects.bevformer_v2.datasets import CLASSES
-from projects.bevformer_v2.evaluation import (NuScenesMetric, attribute_name,
-                                              write_json_atomic)
+from projects.bevformer_v2.evaluation import NuScenesMetric, attribute_name
 from projects.synthetic_data import generate_nuscenes
 
 
@@ -120,9 +119,20 @@ def test_attribute_rule(name, speed, expected):
     assert attribute_name(name, (speed * 0.6, speed * 0.8)) == expected
 
 
-def test_atomic_json(tmp_path):
-    path = write_json_atomic(tmp_path / 'r.json', dict(a=1))
+def test_results_json_is_replaced_atomically(root, tmp_path):
+    """format_only writes the JSON through projects.run_config's atomic
+    writer: a failing dump leaves the previous file whole and no temporary."""
+    metric = NuScenesMetric(str(root), ann_file=str(
+        root / 'nuscenes_infos_val.json'), jsonfile_prefix=str(tmp_path),
+        format_only=True)
+    samples = gt_predictions(root)
+    metric.process({}, samples)
+    assert metric.compute_metrics(metric.results) == {}
+    path = tmp_path / 'results_nusc.json'
+    before = path.read_bytes()
+    assert set(json.loads(before)['results']) == {s['token'] for s in samples}
+    bad = dict(metric.results[0], token=object())  # not JSON-serialisable
     with pytest.raises(TypeError):
-        write_json_atomic(path, dict(a=object()))
-    assert json.loads(path.read_text()) == dict(a=1)  # untouched
-    assert [p.name for p in tmp_path.iterdir()] == ['r.json']
+        metric.compute_metrics([bad])
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ['results_nusc.json']

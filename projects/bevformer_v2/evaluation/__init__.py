@@ -1,4 +1,4 @@
 """BEVFormer v2 evaluation: the nuScenes detection metric (devkit)."""
-from .nuscenes_metric import NuScenesMetric, attribute_name, write_json_atomic
+from .nuscenes_metric import NuScenesMetric, attribute_name
 
-__all__ = ['NuScenesMetric', 'attribute_name', 'write_json_atomic']
+__all__ = ['NuScenesMetric', 'attribute_name']

@@ -3,7 +3,6 @@ results JSON -> nuscenes-devkit ``DetectionEval`` (NDS, mAP, TP errors)."""
 import contextlib
 import io
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from projects.run_config import write_json_atomic
 from ..datasets.converter import CLASSES
 from ..structures import LiDARBoxes3D
 
@@ -39,23 +39,6 @@ def attribute_name(name, velocity):
         if name == 'bus':
             return 'vehicle.stopped'
     return DEFAULT_ATTRIBUTE[name]
-
-
-def write_json_atomic(path, obj):
-    """Write JSON to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.',
-                               suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
 
 
 def _numpy(x):
@@ -212,7 +195,8 @@ class NuScenesMetric(BaseMetric):
         else:
             out_dir = Path(self.jsonfile_prefix)
         try:
-            path = write_json_atomic(out_dir / 'results_nusc.json', doc)
+            path = out_dir / 'results_nusc.json'
+            write_json_atomic(path, doc)
             logger.info(f'nuScenes results written to {path}')
             if self.format_only:
                 return {}
