@@ -189,7 +189,8 @@ def _check_task(task, raw, settings, where, fail):
     with errors that name the task."""
     from .runner import deep_merge, nested
     try:
-        cfg = _plain(Config.fromfile(str(task.config))._cfg_dict)
+        cfg = _plain(Config.fromfile(str(task.config),
+                                     import_custom_modules=False)._cfg_dict)
     except Exception as err:
         fail(f'{where}: config {task.config} cannot be read: '
              f'{type(err).__name__}: {err}')
