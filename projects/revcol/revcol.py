@@ -73,9 +73,14 @@ class UpSample(nn.Module):
 class Fusion(nn.Module):
     """Input of level ``l``: down branch (2x2 stride-2 conv + LN from the
     level below of this column; identity on the stem output for level 0)
-    plus up branch (from level ``l+1`` of the previous column)."""
+    plus up branch (from level ``l+1`` of the previous column).
 
-    def __init__(self, level, channels, first_col):
+    With ``extra_up`` (RevCol-H), level 0 of a non-first column adds a
+    second up branch ``up2`` from level 3 of the previous column (Linear
+    ``C[3] -> C[0]`` + LN, nearest x8), as the official ``revcol_huge.py``.
+    """
+
+    def __init__(self, level, channels, first_col, extra_up=False):
         super().__init__()
         self.level = level
         if level > 0:
@@ -87,30 +92,35 @@ class Fusion(nn.Module):
         self.with_up = not first_col and level < 3
         if self.with_up:
             self.up = UpSample(channels[level + 1], channels[level])
+        self.with_up2 = extra_up and not first_col and level == 0
+        if self.with_up2:
+            self.up2 = UpSample(channels[3], channels[level])
 
-    def forward(self, c_down, c_up=None):
+    def forward(self, c_down, c_up=None, c_up2=None):
         x = self.down(c_down)
         if self.with_up:
             x = x + self.up(c_up, x.shape[-2:])
+        if self.with_up2:
+            x = x + self.up2(c_up2, x.shape[-2:])
         return x
 
 
 class Level(nn.Module):
-    """``Level_l(down, up)``: a fusion followed by ``layers[l]`` blocks."""
+    """``Level_l(down, *up)``: a fusion followed by ``layers[l]`` blocks."""
 
     def __init__(self, level, channels, layers, kernel_size, first_col,
-                 dp_rates):
+                 dp_rates, extra_up=False):
         super().__init__()
         start = sum(layers[:level])
-        self.fusion = Fusion(level, channels, first_col)
+        self.fusion = Fusion(level, channels, first_col, extra_up)
         self.blocks = nn.Sequential(*[
             ConvNextBlock(channels[level], kernel_size,
                           drop_path=dp_rates[start + i])
             for i in range(layers[level])
         ])
 
-    def forward(self, c_down, c_up=None):
-        return self.blocks(self.fusion(c_down, c_up))
+    def forward(self, c_down, *ups):
+        return self.blocks(self.fusion(c_down, *ups))
 
 
 class RevColumn(nn.Module):
@@ -120,12 +130,17 @@ class RevColumn(nn.Module):
     The first column has neither up branches nor ``alpha`` (its input
     features are zero; the official code keeps ``alpha`` there, multiplied
     by zero, and the converter drops those four dead tensors).
+
+    With ``extra_up`` (RevCol-H) level 0 also reads ``c_3``:
+    ``y_0 = alpha_0 * c_0 + Level_0(x, c_1, c_3)``. The update stays
+    invertible top-down (``c_3`` is rebuilt first).
     """
 
     def __init__(self, channels, layers, kernel_size, first_col, dp_rates,
-                 alpha_init=0.5):
+                 alpha_init=0.5, extra_up=False):
         super().__init__()
         self.first_col = first_col
+        self.extra_up = extra_up
         if not first_col:
             for lvl in range(4):
                 self.register_parameter(
@@ -136,7 +151,17 @@ class RevColumn(nn.Module):
             self.add_module(
                 f'level{lvl}',
                 Level(lvl, channels, layers, kernel_size, first_col,
-                      dp_rates))
+                      dp_rates, extra_up))
+
+    def up_sources(self, lvl):
+        """Levels of the previous column that feed level ``lvl`` (all above
+        ``lvl``, so the inverse can run top-down)."""
+        if self.first_col:
+            return []
+        src = [lvl + 1] if lvl < 3 else []
+        if self.extra_up and lvl == 0:
+            src.append(3)
+        return src
 
     def levels(self):
         return [self.level0, self.level1, self.level2, self.level3]
@@ -165,9 +190,9 @@ class RevColumn(nn.Module):
             if self.first_col:
                 y.append(levels[lvl](down))
             else:
-                up = c[lvl + 1] if lvl < 3 else None
+                ups = [c[k] for k in self.up_sources(lvl)]
                 y.append(getattr(self, f'alpha{lvl}') * c[lvl] +
-                         levels[lvl](down, up))
+                         levels[lvl](down, *ups))
         return tuple(y)
 
     forward = forward_levels
@@ -178,11 +203,21 @@ class RevCol(BaseModule):
     """Reversible Column Network backbone.
 
     Args:
-        arch (str | dict): ``'t'``, ``'s'``, ``'b'``, ``'l'``, ``'xl'`` (or
-            ``'tiny'``, ``'small'``, ``'base'``, ``'large'``, ``'xlarge'``),
-            or a dict with ``channels`` (4 ints), ``layers`` (4 ints) and
-            ``num_subnet`` (number of columns).
-        kernel_size (int): Depthwise kernel of the blocks. Defaults to 3.
+        arch (str | dict): ``'t'``, ``'s'``, ``'b'``, ``'l'``, ``'xl'``,
+            ``'h'`` (or ``'tiny'``, ``'small'``, ``'base'``, ``'large'``,
+            ``'xlarge'``, ``'huge'``), or a dict with ``channels`` (4 ints),
+            ``layers`` (4 ints) and ``num_subnet`` (number of columns), and
+            optionally ``kernel_size`` and ``extra_up_branch``.
+        kernel_size (int, optional): Depthwise kernel of the blocks.
+            Defaults to the arch's: 3, and 7 for H (the official det/seg H
+            pads its 3x3 pre-trained kernels to 7x7; the classification H
+            checkpoints are 3x3: pass ``kernel_size=3`` for them, or pad
+            them with the converter's ``--pad-kernel 7``).
+        extra_up_branch (bool, optional): RevCol-H's second up branch into
+            level 0 from level 3 of the previous column
+            (``subnet{i}.level0.fusion.up2``). Defaults to the arch's: on
+            for H only (the official README calls it unnecessary, but the
+            released H weights have it).
         drop_path_rate (float): Stochastic depth, linear from 0 over the
             blocks of a column; every column uses the same schedule.
         save_memory (bool): Reversible backward (recompute in backward,
@@ -219,11 +254,17 @@ class RevCol(BaseModule):
         **dict.fromkeys(['xl', 'xlarge'], dict(
             channels=[224, 448, 896, 1792], layers=[1, 2, 6, 2],
             num_subnet=8)),
+        # official models/revcol_huge.py (2.16B parameters with kernel 3
+        # and the 1000-class head)
+        **dict.fromkeys(['h', 'huge'], dict(
+            channels=[360, 720, 1440, 2880], layers=[1, 2, 6, 2],
+            num_subnet=8, kernel_size=7, extra_up_branch=True)),
     }
 
     def __init__(self,
                  arch: Union[str, dict] = 't',
-                 kernel_size: int = 3,
+                 kernel_size: Optional[int] = None,
+                 extra_up_branch: Optional[bool] = None,
                  drop_path_rate: float = 0.,
                  save_memory: bool = True,
                  keep_every: int = 1,
@@ -240,6 +281,15 @@ class RevCol(BaseModule):
         self.channels = list(arch['channels'])
         self.layers = list(arch['layers'])
         self.num_subnet = int(arch['num_subnet'])
+        if kernel_size is None:
+            kernel_size = arch.get('kernel_size', 3)
+        if extra_up_branch is None:
+            extra_up_branch = arch.get('extra_up_branch', False)
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f'RevCol: kernel_size must be odd, got '
+                             f'{kernel_size}')
+        self.kernel_size = int(kernel_size)
+        self.extra_up_branch = bool(extra_up_branch)
         self.save_memory = save_memory
         self.keep_every = int(keep_every)
         self.inter_supv = inter_supv
@@ -255,8 +305,8 @@ class RevCol(BaseModule):
                     for i in range(n)]
         for i in range(self.num_subnet):
             self.add_module(f'subnet{i}', RevColumn(
-                self.channels, self.layers, kernel_size, i == 0, dp_rates,
-                alpha_init))
+                self.channels, self.layers, self.kernel_size, i == 0,
+                dp_rates, alpha_init, self.extra_up_branch))
         interval = max(self.num_subnet // 4, 1)
         self.inter_columns = [i for i in range(self.num_subnet - 1)
                               if (i + 1) % interval == 0] if inter_supv else []
@@ -283,6 +333,12 @@ class RevCol(BaseModule):
                              f'entries (one per level), got {arch}')
         if int(arch['num_subnet']) < 1:
             raise ValueError('RevCol: num_subnet must be >= 1')
+        unknown = set(arch) - {'channels', 'layers', 'num_subnet',
+                               'kernel_size', 'extra_up_branch'}
+        if unknown:
+            raise ValueError(f'RevCol: unknown arch keys {sorted(unknown)}; '
+                             'allowed: channels, layers, num_subnet, '
+                             'kernel_size, extra_up_branch')
         return arch
 
     @staticmethod

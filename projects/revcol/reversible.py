@@ -8,10 +8,14 @@ A column maps the stem output ``x`` and the previous column's features
     y2 = alpha2 * c2 + L2(y1, c3)
     y3 = alpha3 * c3 + L3(y2)
 
-(the first column has no ``c``: ``y_l = L_l(y_{l-1})``). The update is
-invertible top-down: ``c3 = (y3 - L3(y2)) / alpha3``, then
+(the first column has no ``c``: ``y_l = L_l(y_{l-1})``; RevCol-H's extra
+branch makes the first line ``y0 = alpha0 * c0 + L0(x, c1, c3)``). The
+update is invertible top-down, since every ``c`` a level reads comes from a
+higher level: ``c3 = (y3 - L3(y2)) / alpha3``, then
 ``c2 = (y2 - L2(y1, c3)) / alpha2`` and so on, so a column's inputs can be
-rebuilt from its outputs.
+rebuilt from its outputs. The gradient of an input ``c_k`` sums over every
+level that reads it (levels ``k - 1`` and, for H, 0 as well as the
+shortcut ``alpha_k * c_k``).
 
 :class:`RevColumnsFunction` runs all columns under ``no_grad`` and saves only
 ``x`` and the outputs of some columns (every ``keep_every``-th one and always
@@ -162,17 +166,16 @@ def _column_backward(column, x, y, gy, known, rng_states, devices,
     g_c = [None] * 4
     for lvl in range(3, -1, -1):
         down = x if lvl == 0 else y[lvl - 1].detach().requires_grad_()
-        up = None
-        if not first and lvl < 3:
-            up = c[lvl + 1].detach().requires_grad_()
+        sources = column.up_sources(lvl)
+        ups = [c[k].detach().requires_grad_() for k in sources]
         if rng_states is not None:
             _set_rng_state(rng_states[lvl], devices)
-        out = levels[lvl](down, up)
+        out = levels[lvl](down, *ups)
         if not first and c[lvl] is None:
             with torch.no_grad():
                 c[lvl] = (y[lvl] - out) / alphas[lvl]
         params = [p for p in levels[lvl].parameters() if p.requires_grad]
-        inputs = [t for t in (down, up) if t is not None and t.requires_grad]
+        inputs = [down] + ups if down.requires_grad else ups
         res = torch.autograd.grad(out, inputs + params, g[lvl],
                                   allow_unused=True)
         res_in, res_p = res[:len(inputs)], res[len(inputs):]
@@ -186,11 +189,9 @@ def _column_backward(column, x, y, gy, known, rng_states, devices,
                     grad_x.add_(gd)
                 else:
                     g[lvl - 1] = g[lvl - 1] + gd
-        if up is not None:
-            gu = next(it)
+        for k, gu in zip(sources, it):
             if gu is not None:
-                g_c[lvl + 1] = gu if g_c[lvl + 1] is None else \
-                    g_c[lvl + 1] + gu
+                g_c[k] = gu if g_c[k] is None else g_c[k] + gu
         if not first:
             alpha = alphas[lvl]
             if alpha.requires_grad:

@@ -7,11 +7,15 @@ from projects.revcol import (RevCol, RevColClsHead, RevColumnsFunction,
                              revcol_layer_id)
 
 TINY = dict(channels=[8, 16, 24, 32], layers=[1, 2, 1, 1], num_subnet=4)
+# RevCol-H's topology (blocks [1, 2, 6, 2], 8 columns, kernel 7, extra
+# c3 -> level 0 branch) at a tiny width
+H_TINY = dict(channels=[8, 16, 24, 32], layers=[1, 2, 6, 2], num_subnet=8,
+              kernel_size=7, extra_up_branch=True)
 # Published parameter counts (official README / models at 1000 classes).
 PUBLISHED_M = {'t': 30.5, 's': 60.6, 'b': 138.6, 'l': 273.1, 'xl': 833.8}
 
 
-@pytest.mark.parametrize('arch,size', [('t', 64), (TINY, 72)])
+@pytest.mark.parametrize('arch,size', [('t', 64), (TINY, 72), (H_TINY, 64)])
 def test_output_shapes_and_strides(arch, size):
     model = RevCol(arch=arch, save_memory=False).eval()
     with torch.no_grad():
@@ -44,9 +48,9 @@ def test_parameter_counts_match_published(arch):
     assert round(n / 1e6, 1) == PUBLISHED_M[arch]
 
 
-def _build(dp, keep_every, save_memory):
+def _build(dp, keep_every, save_memory, arch=TINY):
     torch.manual_seed(0)
-    model = RevCol(arch=TINY, drop_path_rate=dp, save_memory=save_memory,
+    model = RevCol(arch=arch, drop_path_rate=dp, save_memory=save_memory,
                    keep_every=keep_every, inter_supv=True).double()
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -68,11 +72,18 @@ def _run(model, x, weights):
     return outs, x.grad, grads, torch.rand(3)
 
 
-@pytest.mark.parametrize('dp,keep_every', [(0., 1), (0., 0), (0.3, 1),
-                                            (0.3, 0), (0.3, 2)])
-def test_reversible_gradients_equal_plain(dp, keep_every):
-    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
-    plain, rev = _build(dp, keep_every, False), _build(dp, keep_every, True)
+@pytest.mark.parametrize('arch,dp,keep_every', [
+    (TINY, 0., 1), (TINY, 0., 0), (TINY, 0.3, 1), (TINY, 0.3, 0),
+    (TINY, 0.3, 2), (H_TINY, 0., 2), (H_TINY, 0.3, 1), (H_TINY, 0.3, 2)])
+def test_reversible_gradients_equal_plain(arch, dp, keep_every):
+    """Reversible backward == plain autograd (float64, <= 1e-10) for every
+    parameter and the input, also for RevCol-H's topology (the extra
+    c3 -> level 0 branch is inverted and differentiated too; with
+    ``keep_every=2`` every other column's inputs are rebuilt by inversion)."""
+    size = 32 if arch is H_TINY else 64
+    x = torch.randn(2, 3, size, size, dtype=torch.float64)
+    plain = _build(dp, keep_every, False, arch)
+    rev = _build(dp, keep_every, True, arch)
     ref = plain(x)  # shapes for the cotangents
     g = torch.Generator().manual_seed(2)
     weights = [torch.randn(o.shape, generator=g, dtype=torch.float64)
@@ -86,6 +97,12 @@ def test_reversible_gradients_equal_plain(dp, keep_every):
     for name in gp1:
         assert gp2[name] is not None, name
         assert (gp1[name] - gp2[name]).abs().max() <= 1e-10, name
+    up2 = [n for n in gp1 if '.up2.' in n]
+    if arch is H_TINY:  # columns 1..7, Linear + LN weights and biases
+        assert len(up2) == 7 * 4
+        assert all(gp1[n].abs().sum() > 0 for n in up2)
+    else:
+        assert up2 == []
     # drop path really drew masks, and the caller's RNG stream is untouched
     assert torch.equal(rng1, rng2)
     if dp:
@@ -95,6 +112,33 @@ def test_reversible_gradients_equal_plain(dp, keep_every):
         plain.eval()
         with torch.no_grad():
             assert not torch.equal(plain(x)[-1], other[-1])
+
+
+def test_huge_arch_and_options():
+    """'h' is the official RevCol-H; kernel and extra branch follow the arch
+    unless given, and the branch is an option on any arch."""
+    with torch.device('meta'):
+        huge = RevCol(arch='h')
+        plain_h = RevCol(arch='huge', extra_up_branch=False, kernel_size=3)
+        t_extra = RevCol(arch='t', extra_up_branch=True)
+    assert huge.channels == [360, 720, 1440, 2880]
+    assert huge.layers == [1, 2, 6, 2] and huge.num_subnet == 8
+    assert huge.kernel_size == 7 and huge.extra_up_branch
+    assert huge.subnet1.level0.blocks[0].dwconv.kernel_size == (7, 7)
+    assert huge.subnet1.level0.fusion.up2.channel_reschedule[0].weight.shape \
+        == (360, 2880)
+    assert not hasattr(huge.subnet0.level0.fusion, 'up2')  # first column
+    assert not plain_h.extra_up_branch and plain_h.kernel_size == 3
+    assert not hasattr(plain_h.subnet1.level0.fusion, 'up2')
+    assert hasattr(t_extra.subnet1.level0.fusion, 'up2')
+    # the branch adds Linear(C3 -> C0) + LN(C0) to each non-first column
+    with torch.device('meta'):
+        no_branch = RevCol(arch='h', extra_up_branch=False)
+    n = sum(p.numel() for p in huge.parameters())
+    n_no_branch = sum(p.numel() for p in no_branch.parameters())
+    assert n - n_no_branch == 7 * (2880 * 360 + 3 * 360) == 7265160
+    with pytest.raises(ValueError, match='odd'):
+        RevCol(arch=TINY, kernel_size=4)
 
 
 def test_reversible_function_saves_only_kept_columns():

@@ -1,6 +1,6 @@
 """Convert an official RevCol classification checkpoint to VisionPlug.
 
-    python tools/model_converters/revcol_to_visionplug.py SRC DST [--arch t]
+    python tools/model_converters/revcol_to_visionplug.py SRC DST [--arch t] [--pad-kernel 7]
 
 VisionPlug keeps the official parameter names, so the conversion is a
 re-keying: the checkpoint's ``model`` (or ``state_dict``) dict is taken, a
@@ -10,6 +10,15 @@ re-keying: the checkpoint's ``model`` (or ``state_dict``) dict is taken, a
 first column's four ``alpha`` tensors multiply zero features and do not
 exist here; they are dropped (and reported). Any other key is an error.
 
+RevCol-H (``models/revcol_huge.py``) has the same layout plus the extra
+branch ``subnet{i}.level0.fusion.up2.channel_reschedule.{0,1}.*`` (columns
+1..7), which maps like every backbone key (``RevCol(arch='h')`` has it).
+The released H classification weights use 3x3 depthwise kernels, the H
+segmentation ones 7x7 ("pad conv kernel to 7x7 after pretraining");
+``--pad-kernel 7`` zero-pads every ``dwconv`` kernel around its centre,
+which leaves the network's function unchanged (the padding of the conv grows
+with the kernel), so a 3x3 checkpoint loads into the kernel-7 ``'h'`` arch.
+
 The output is an mmengine checkpoint ``{'state_dict': ..., 'meta': ...}``:
 load it whole into a ``RevColClassifier`` (``load_from``), or as backbone
 weights with ``init_cfg=dict(type='Pretrained', checkpoint=DST,
@@ -17,7 +26,8 @@ prefix='backbone.')`` in detection/segmentation configs.
 
 The source is read with ``torch.load(weights_only=True)``: no code in the
 file is executed. With ``--arch`` the result is checked against a RevCol of
-that arch built on the meta device (every key present, shapes equal).
+that arch built on the meta device (every key present, shapes equal), with
+the kernel size read from the checkpoint.
 """
 import argparse
 import re
@@ -30,6 +40,7 @@ import torch
 BACKBONE = re.compile(r'^(stem\.|subnet\d+\.)')
 HEAD = re.compile(r'^(cls|cls_blocks|decoder_blocks)\.')
 DEAD_ALPHA = re.compile(r'^subnet0\.alpha[0-3]$')
+DWCONV = re.compile(r'\.blocks\.\d+\.dwconv\.weight$')
 
 
 def extract_state_dict(ckpt):
@@ -65,14 +76,42 @@ def convert(state_dict):
     return out, dropped
 
 
+def kernel_size_of(state_dict):
+    """Depthwise kernel size of a (converted) RevCol state dict, or None."""
+    sizes = {v.shape[-1] for k, v in state_dict.items() if DWCONV.search(k)}
+    if len(sizes) > 1:
+        raise ValueError(f'mixed depthwise kernel sizes {sorted(sizes)}')
+    return sizes.pop() if sizes else None
+
+
+def pad_kernels(state_dict, kernel_size):
+    """Zero-pad every depthwise kernel to ``kernel_size`` (centred); the
+    function is unchanged since RevCol pads each conv by (k - 1) / 2."""
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        if DWCONV.search(key):
+            k = value.shape[-1]
+            if kernel_size < k or (kernel_size - k) % 2:
+                raise ValueError(f'cannot pad a {k}x{k} kernel to '
+                                 f'{kernel_size}x{kernel_size}')
+            p = (kernel_size - k) // 2
+            value = torch.nn.functional.pad(value, (p, p, p, p))
+        out[key] = value
+    return out
+
+
 def check_against_model(converted, arch, num_classes=None,
-                        inter_supv=False):
+                        inter_supv=False, kernel_size=None):
     """Compare with a meta-device RevCol (+ RevColClsHead when the
-    checkpoint has a head); raise listing missing/unexpected keys."""
+    checkpoint has a head); raise listing missing/unexpected keys.
+    ``kernel_size`` defaults to the checkpoint's."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from projects.revcol import RevCol, RevColClsHead
+    if kernel_size is None:
+        kernel_size = kernel_size_of(converted)
     with torch.device('meta'):
-        backbone = RevCol(arch=arch, inter_supv=inter_supv)
+        backbone = RevCol(arch=arch, inter_supv=inter_supv,
+                          kernel_size=kernel_size)
         expected = {'backbone.' + k: v.shape
                     for k, v in backbone.state_dict().items()}
         if any(k.startswith('head.') for k in converted):
@@ -99,6 +138,9 @@ def main(argv=None):
     parser.add_argument('src', help='official checkpoint (.pth)')
     parser.add_argument('dst', help='output path')
     parser.add_argument('--arch', help='check against this RevCol arch')
+    parser.add_argument('--pad-kernel', type=int, metavar='K',
+                        help='zero-pad the depthwise kernels to KxK (e.g. 7 '
+                        'for a 3x3 RevCol-H checkpoint into arch h)')
     args = parser.parse_args(argv)
     try:
         ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
@@ -107,6 +149,11 @@ def main(argv=None):
                        f'weights_only=True ({type(e).__name__}: '
                        f'{str(e).splitlines()[0][:200]})\n')
     converted, dropped = convert(extract_state_dict(ckpt))
+    if args.pad_kernel:
+        try:
+            converted = pad_kernels(converted, args.pad_kernel)
+        except ValueError as e:
+            parser.exit(2, f'error: {e}\n')
     if args.arch:
         head = [k for k in converted if k.startswith('head.')]
         inter = any(k.startswith('head.cls_blocks.') for k in head)
