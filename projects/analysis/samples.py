@@ -35,12 +35,29 @@ def scope_of(cfg):
     return cfg.get('default_scope') or cfg.model.get('_scope_') or 'mmengine'
 
 
+def _drop_pretrained(node):
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+            node['init_cfg'] = None
+        if isinstance(node.get('pretrained'), str):
+            node['pretrained'] = None
+        for value in node.values():
+            _drop_pretrained(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _drop_pretrained(value)
+
+
 def build_model(cfg, device='cpu'):
     """``MODELS.build(cfg.model)`` in the config's scope, SyncBN reverted,
-    on ``device``."""
+    on ``device``. Pretrained-weight ``init_cfg`` entries are dropped (the
+    analysis tools measure structure or load a checkpoint themselves)."""
     from mmengine.model import revert_sync_batchnorm
+    model_cfg = copy.deepcopy(cfg.model)
+    _drop_pretrained(model_cfg)
     with DefaultScope.overwrite_default_scope(scope_of(cfg)):
-        model = MODELS.build(copy.deepcopy(cfg.model))
+        model = MODELS.build(model_cfg)
     return revert_sync_batchnorm(model).to(device)
 
 
@@ -186,3 +203,12 @@ def to_rgb_image(inputs):
     if img.dtype != torch.uint8:
         img = img.clamp(0, 255).to(torch.uint8)
     return img.permute(1, 2, 0).numpy()[..., ::-1].copy()
+
+
+def quiet_logs(level='WARNING'):
+    """Raise the level of mmengine's current logger (weight-init reports,
+    dataset info) for command-line tools."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().setLevel(getattr(logging, level))

@@ -44,7 +44,8 @@ def main(argv=None):
     args = parse_args(argv)
     from projects.analysis.complexity import (format_complexity,
                                               model_complexity)
-    from projects.analysis.samples import load_analysis_config
+    from projects.analysis.samples import load_analysis_config, quiet_logs
+    quiet_logs()
     try:
         cfg = load_analysis_config(args.config, args.cfg_options)
         result = model_complexity(cfg, args.shape,
