@@ -72,7 +72,7 @@ def surrogate_metric(logits, target, target_metric, fns, tol=5,
         hits, n = acc_surrogate(logits, target, fns[0], chunk_elems)
         return hits.sum() / (n.sum() + eps)
     elif target_metric == 'BF1':
-        values, n = bf1_surrogate(logits, target, fns, tol, eps,
+        values, n = bf1_surrogate(logits, target, fns, tol, eps, drop_bg,
                                   chunk_elems)
         keep = n > 0
         if drop_bg:

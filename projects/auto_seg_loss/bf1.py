@@ -9,100 +9,223 @@ Per class c, over the batch:
     recall    = sum dil(e_c) * y_edge_c / sum y_edge_c
     F1 = 2 P R / (P + R)
 
-averaged over the classes with ground-truth boundaries. dil(e_c) is only
-needed at ground-truth boundary pixels of class c, where it is read as the
-max over each pixel's window; dil(y_edge) is a boolean dilation.
+averaged over the classes with ground-truth boundaries (``drop_bg``: not
+class 0).
+
+Which (image, class) planes are computed. F1_c depends on the planes of
+class c only, and the loss on F1_c only for the classes in the mean; the
+other planes get no gradient and are skipped (their F1 is returned as 0,
+which is also what the formulas give for a class without GT boundaries:
+dil(y_edge_c) = 0 and y_edge_c = 0, so both sums of matches, P, R and F1
+are 0). Of the computed planes, those of an image without a GT boundary
+of c only add ``sum e`` to the precision's denominator: their loss
+gradient w.r.t. e is one constant per class. On the others it is
+``g_sum + g_near * dil(y_edge)`` plus, for the recall, one term per GT
+boundary pixel at the argmax of its dilation window. dil(e) is therefore
+only read at GT boundary pixels: a dense row-window max, then the column
+window gathered at those pixels (first maximum in raster order, as
+``max_pool2d``), and dil(y_edge) is a boolean dilation.
 """
 import torch
 
 from .boundary import (_min3, _min3_backward, dilate_mask, label_edges,
-                       window_max_at)
+                       row_window_max)
 
 
-def _edge_values(fns, a, b, slope):
-    """The four functions on p (a) and erode(p) (b)."""
-    h1, h2, h3, h4 = fns
-    return (h1.evaluate(a, slope, clamp=False),
-            h2.evaluate(b, slope, clamp=False),
-            h3.evaluate(a, slope, clamp=False),
-            h4.evaluate(b, slope, clamp=False))
+class _Plan:
+    """Planes to compute, their blocks and the GT boundary pixels.
+
+    Attributes:
+        planes (list[int]): flat plane ids ``n * C + c``; first the planes
+            with GT boundary pixels of their class (``num_edge``), then the
+            other planes of the classes in the mean.
+        blocks (list[tuple]): ``(start, stop, image, edge)`` ranges of
+            positions in ``planes``, one image per block.
+        near (Tensor): [num_edge, H, W] bool, dil(y_edge) of those planes.
+        pt_index (Tensor): [K] flat index ``(pos * H + y) * W + x`` of each
+            GT boundary pixel (by position ``pos`` of its plane).
+        pt_class (Tensor): [K] its class; ``pt_ptr``: CSR offsets per
+            position (length ``num_edge + 1``).
+        valid (Tensor): [N, 1, H, W] 0/1 float, or None without ignored
+            pixels; ``masked[n]``: image n has ignored pixels.
+    """
+
+    def __init__(self, target, c, tol, drop_bg, step, dtype):
+        n, h, w = target.shape
+        dev = target.device
+        edge = label_edges(target)
+        ni, yi, xi = edge.nonzero(as_tuple=True)  # in (n, y, x) order
+        ci = target[ni, yi, xi]
+        self.n_gt = torch.bincount(ci, minlength=c)
+        keep = self.n_gt > 0
+        if drop_bg:
+            keep[0] = False
+        sel = keep[ci]
+        ni, yi, xi, ci = ni[sel], yi[sel], xi[sel], ci[sel]
+        pid, order = torch.sort(ni * c + ci, stable=True)
+        yi, xi, self.pt_class = yi[order], xi[order], ci[order]
+        edge_ids, counts = torch.unique_consecutive(pid, return_counts=True)
+        self.num_edge = edge_ids.numel()
+        pos = torch.repeat_interleave(
+            torch.arange(self.num_edge, device=dev), counts)
+        self.pt_index = (pos * h + yi) * w + xi
+        self.pt_ptr = [0] + torch.cumsum(counts, 0).tolist()
+        gt = torch.zeros((self.num_edge, h, w), dtype=torch.bool, device=dev)
+        gt.view(-1)[self.pt_index] = True
+        self.near = dilate_mask(gt, tol)
+        others = keep[None].expand(n, c).clone().reshape(-1)
+        others[edge_ids] = False
+        other_ids = others.nonzero().squeeze(1)
+        self.planes = edge_ids.tolist() + other_ids.tolist()
+        self.blocks = []
+        for lo, hi, is_edge in ((0, self.num_edge, True),
+                                (self.num_edge, len(self.planes), False)):
+            s = lo
+            while s < hi:
+                img = self.planes[s] // c
+                e = s + 1
+                while e < min(hi, s + step) and self.planes[e] // c == img:
+                    e += 1
+                self.blocks.append((s, e, img, is_edge))
+                s = e
+        invalid = target < 0
+        self.masked = invalid.flatten(1).any(1).tolist()
+        self.valid = (~invalid).to(dtype)[:, None] if any(self.masked) \
+            else None
+        self.tol = tol
+
+    def pixels(self, p_planes, block):
+        """The masked probabilities of a block: a view if possible."""
+        s, e, img, _ = block
+        a, b = self.planes[s], self.planes[e - 1] + 1
+        if b - a == e - s:  # consecutive planes
+            x = p_planes[a:b]
+            return x * self.valid[img] if self.masked[img] else x
+        idx = torch.tensor(self.planes[s:e], device=p_planes.device)
+        x = p_planes.index_select(0, idx)
+        return x.mul_(self.valid[img]) if self.masked[img] else x
 
 
-class _SoftEdgeMap(torch.autograd.Function):
-    """Soft edges ``e`` of p: masking of ignored pixels, 3x3 erosion and the
-    four functions fused over cache-sized blocks of [H, W] planes. Saves p
-    (the softmax output, kept by autograd anyway) and the two partial
-    derivatives de/dp, de/d erode(p); the erosion's argmin routing is
-    recomputed for the gradient."""
+def _window_argmax(e, rows_max, index, tol):
+    """Max of each plane of ``e`` [S, H, W] over the square window around
+    the pixels ``index`` (flat in e), and the flat index of its first
+    maximum in raster order; ``rows_max`` is ``row_window_max(e, tol)``."""
+    s, h, w = e.shape
+    offs = torch.arange(-tol, tol + 1, device=e.device)
+    plane, yx = index // (h * w), index % (h * w)
+    y, x = yx // w, yx % w
+    rows = (y[:, None] + offs).clamp_(0, h - 1)  # non-decreasing
+    base = plane[:, None] * h
+    vals, arg = rows_max.reshape(-1)[((base + rows) * w + x[:, None])].max(1)
+    row = rows.gather(1, arg[:, None])
+    cols = (x[:, None] + offs).clamp_(0, w - 1)
+    flat = (base + row) * w + cols
+    arg = e.reshape(-1)[flat].argmax(1, keepdim=True)
+    return vals, flat.gather(1, arg)[:, 0]
+
+
+class _SoftEdgeSums(torch.autograd.Function):
+    """Per plane of the plan: ``sum e`` and ``sum e * dil(y_edge)``, and
+    dil(e) at each GT boundary pixel, fusing masking, erosion, the four
+    functions and the sums over blocks of planes. Saves p (kept by autograd
+    anyway), the partial derivatives de/dp and de/d erode(p) and the argmax
+    of each dilation window; the erosion is recomputed for the gradient."""
 
     @staticmethod
-    def _block(p, invalid, c, rows):
-        x = p[rows]
-        img = torch.arange(rows.start, rows.stop, device=p.device) // c
-        inv = invalid[img]
-        if bool(inv.any()):
-            x = x.masked_fill(inv, 0.0)
-        else:
-            inv = None
-        eroded_w = _min3(x, -1)
-        return x, inv, eroded_w, _min3(eroded_w, -2)
-
-    @staticmethod
-    def forward(ctx, p, invalid, near, fns, chunk_elems):
+    def forward(ctx, p, plan, fns):
         n, c, h, w = p.shape
-        planes = p.reshape(n * c, h, w)
-        near = near.reshape(n * c, h, w)
-        e = torch.empty_like(planes)
-        e_sum = planes.new_empty(n * c)
-        e_near = planes.new_empty(n * c)
-        de_dp, de_dpe = torch.empty_like(planes), torch.empty_like(planes)
-        step = max(1, chunk_elems // (h * w))
-        for r in range(0, n * c, step):
-            rows = slice(r, min(r + step, n * c))
-            x, _, _, pe = _SoftEdgeMap._block(planes, invalid, c, rows)
-            (o1, d1), (o2, d2), (o3, d3), (o4, d4) = _edge_values(
-                fns, x, pe, True)
-            out = torch.add(o3, o4, out=e[rows])
-            out.addcmul_(o3, o4, value=-1.0).addcmul_(o1, o2, value=-1.0)
-            e_sum[rows] = out.sum((1, 2))
-            e_near[rows] = out.masked_fill(near[rows].logical_not(),
-                                           0.0).sum((1, 2))
-            # de/dp = h3'(p) (1 - o4) - h1'(p) o2; de/dpe likewise
-            torch.mul(d3, o4.neg_().add_(1.0), out=de_dp[rows]).addcmul_(
+        p_planes = p.reshape(n * c, h, w)
+        num = len(plan.planes)
+        h1, h2, h3, h4 = fns
+        de_dp = p.new_empty((num, h, w))
+        de_dpe = p.new_empty((num, h, w))
+        e_sum = p.new_empty(num)
+        e_near = p.new_empty(plan.num_edge)
+        at_gt = p.new_empty(len(plan.pt_index))
+        at_idx = torch.empty_like(plan.pt_index)
+        near = plan.near.view(torch.uint8)
+        for block in plan.blocks:
+            s, e, _, is_edge = block
+            x = plan.pixels(p_planes, block)
+            pe = _min3(_min3(x, -1), -2)
+            o1, d1 = h1.evaluate(x, True, clamp=False)
+            o2, d2 = h2.evaluate(pe, True, clamp=False)
+            o3, d3 = h3.evaluate(x, True, clamp=False)
+            o4, d4 = h4.evaluate(pe, True, clamp=False)
+            # de/dp = h3'(p) (1 - h4(pe)) - h1'(p) h2(pe); de/dpe likewise
+            torch.addcmul(d3, d3, o4, value=-1.0, out=de_dp[s:e]).addcmul_(
                 d1, o2, value=-1.0)
-            torch.mul(d4, o3.neg_().add_(1.0), out=de_dpe[rows]).addcmul_(
+            torch.addcmul(d4, d4, o3, value=-1.0, out=de_dpe[s:e]).addcmul_(
                 d2, o1, value=-1.0)
-        ctx.step, ctx.shape = step, p.shape
-        ctx.save_for_backward(p, invalid, near, de_dp, de_dpe)
-        return e.reshape(p.shape), e_sum.reshape(n, c), e_near.reshape(n, c)
+            soft = torch.add(o3, o4).addcmul_(o3, o4, value=-1.0).addcmul_(
+                o1, o2, value=-1.0)
+            e_sum[s:e] = soft.sum((1, 2))
+            if not is_edge:
+                continue
+            e_near[s:e] = torch.mul(soft, near[s:e]).sum((1, 2))
+            lo, hi = plan.pt_ptr[s], plan.pt_ptr[e]
+            if hi > lo:
+                local = plan.pt_index[lo:hi] - s * h * w
+                vals, arg = _window_argmax(
+                    soft, row_window_max(soft, plan.tol), local, plan.tol)
+                at_gt[lo:hi] = vals
+                at_idx[lo:hi] = arg + s * h * w
+        ctx.plan, ctx.shape = plan, p.shape
+        ctx.save_for_backward(p, de_dp, de_dpe, at_idx)
+        return e_sum, e_near, at_gt
 
     @staticmethod
-    def backward(ctx, grad, grad_sum, grad_near):
-        p, invalid, near, de_dp, de_dpe = ctx.saved_tensors
+    def backward(ctx, g_sum, g_near, g_at):
+        p, de_dp, de_dpe, at_idx = ctx.saved_tensors
+        plan = ctx.plan
         n, c, h, w = ctx.shape
-        planes = p.reshape(n * c, h, w)
-        g_all = grad.reshape(n * c, h, w) if grad is not None else None
-        g_sum = grad_sum.reshape(-1, 1, 1)
-        g_near = grad_near.reshape(-1, 1, 1)
-        gp = torch.empty_like(planes)
-        for r in range(0, n * c, ctx.step):
-            rows = slice(r, min(r + ctx.step, n * c))
-            x, inv, ew, pe = _SoftEdgeMap._block(planes, invalid, c, rows)
-            # d loss / d e: the map itself, its plane sums, the sums near GT
-            g = torch.where(near[rows], g_near[rows], 0.0).add_(g_sum[rows])
-            if g_all is not None:
-                g.add_(g_all[rows])
-            g_pe = de_dpe[rows] * g
-            g_x = _min3_backward(_min3_backward(g_pe, ew, pe, -2), x, ew, -1)
-            g_x.addcmul_(de_dp[rows], g)
-            if inv is not None:
-                g_x.masked_fill_(inv, 0.0)
-            gp[rows] = g_x
-        return gp.reshape(ctx.shape), None, None, None, None
+        p_planes = p.reshape(n * c, h, w)
+        num = len(plan.planes)
+        gp = torch.empty_like(p_planes)
+        if num < n * c:  # planes without gradient
+            skipped = torch.ones(n * c, dtype=torch.bool, device=p.device)
+            skipped[plan.planes] = False
+            gp.index_fill_(0, skipped.nonzero().squeeze(1), 0.0)
+        g_sum = g_sum if g_sum is not None else p.new_zeros(num)
+        near = plan.near.view(torch.uint8)
+        for block in plan.blocks:
+            s, e, img, is_edge = block
+            # d loss / d e: per plane, near GT boundaries, at window argmaxes
+            if is_edge:
+                if g_near is not None:
+                    g = torch.mul(near[s:e], g_near[s:e, None, None])
+                    g.add_(g_sum[s:e, None, None])
+                else:
+                    g = g_sum[s:e, None, None].expand(-1, h, w).clone()
+                lo, hi = plan.pt_ptr[s], plan.pt_ptr[e]
+                if g_at is not None and hi > lo:
+                    g.view(-1).index_add_(0, at_idx[lo:hi] - s * h * w,
+                                          g_at[lo:hi])
+            else:
+                g = g_sum[s:e, None, None]
+            x = plan.pixels(p_planes, block)
+            rows = _min3(x, -1)
+            pe = _min3(rows, -2)
+            g_x = _min3_backward(
+                _min3_backward(de_dpe[s:e] * g, rows, pe, -2), x, rows, -1)
+            g_x.addcmul_(de_dp[s:e], g)
+            if plan.masked[img]:
+                g_x.mul_(plan.valid[img])
+            a, b = plan.planes[s], plan.planes[e - 1] + 1
+            if b - a == e - s:
+                gp[a:b] = g_x
+            else:
+                gp.index_copy_(0, torch.tensor(plan.planes[s:e],
+                                               device=p.device), g_x)
+        return gp.reshape(ctx.shape), None, None
 
 
-def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, chunk_elems=1 << 18):
+def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, drop_bg=False,
+                  chunk_elems=1 << 18):
     """Soft boundary F1 per class; returns (f1 [C], GT edge counts [C]).
+
+    Only the classes with GT boundaries (without class 0 if ``drop_bg``)
+    are computed; the others' F1 is returned as 0 (see the module doc).
 
     Args:
         logits (Tensor): [N, C, H, W] logits.
@@ -110,27 +233,19 @@ def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, chunk_elems=1 << 18):
             and a class region next to it has a boundary there).
         fns: h1 (AND, p), h2 (AND, erode(p)), h3 (OR, p), h4 (OR,
             erode(p)).
+        chunk_elems (int): elements per block of planes.
     """
     n, c, h, w = logits.shape
-    invalid = target < 0
     p = torch.softmax(logits, dim=1)
     with torch.no_grad():
-        edge = label_edges(target)
-        ni, yi, xi = edge.nonzero(as_tuple=True)
-        ci = target[ni, yi, xi]
-        gt_edge = torch.zeros((n, c, h, w), dtype=torch.bool,
-                              device=target.device)
-        gt_edge[ni, ci, yi, xi] = True
-        gt_near = dilate_mask(gt_edge, tol)
-        del gt_edge
-        n_gt = torch.bincount(ci, minlength=c).to(p.dtype)
-    # e, and its per-(image, class) sums overall and near GT boundaries
-    e, e_sum, e_near = _SoftEdgeMap.apply(p, invalid, gt_near, list(fns),
-                                          chunk_elems)
-    n_e = e_sum.sum(0)
-    match_fg = e_near.sum(0)
-    at_gt = window_max_at(e, ni, ci, yi, xi, tol)
-    match_gt = e.new_zeros(c).index_add(0, ci, at_gt)
+        plan = _Plan(target, c, tol, drop_bg, max(1, chunk_elems // (h * w)),
+                     p.dtype)
+    e_sum, e_near, at_gt = _SoftEdgeSums.apply(p, plan, list(fns))
+    cls = torch.tensor(plan.planes, dtype=torch.long, device=p.device) % c
+    n_e = p.new_zeros(c).index_add(0, cls, e_sum)
+    match_fg = p.new_zeros(c).index_add(0, cls[:plan.num_edge], e_near)
+    match_gt = p.new_zeros(c).index_add(0, plan.pt_class, at_gt)
+    n_gt = plan.n_gt.to(p.dtype)
     prec = match_fg / (n_e + eps)
     rec = match_gt / (n_gt + eps)
     return 2 * prec * rec / (prec + rec + eps), n_gt
