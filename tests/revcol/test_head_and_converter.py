@@ -51,9 +51,12 @@ def test_compound_loss_closed_form():
 
 
 def official_layout(channels, layers, num_subnet, num_classes, inter_supv,
-                    kernel=3):
+                    kernel=3, extra_up=False):
     """Names and shapes of the official FullNet's state dict, written from
-    the official classes (models/revcol.py, modules.py)."""
+    the official classes (models/revcol.py, modules.py; with ``extra_up``
+    RevColHuge of models/revcol_huge.py: ``level0.fusion.up2`` from c3 in
+    every non-first column). Random values (meta tensors under
+    ``torch.device('meta')``)."""
     sd = OrderedDict()
 
     def add(name, *shape):
@@ -93,6 +96,12 @@ def official_layout(channels, layers, num_subnet, num_classes, inter_supv,
             if i > 0 and lvl < 3:
                 q = p + 'fusion.up.channel_reschedule.'
                 add(q + '0.weight', c, channels[lvl + 1])
+                add(q + '0.bias', c)
+                add(q + '1.weight', c)
+                add(q + '1.bias', c)
+            if extra_up and i > 0 and lvl == 0:
+                q = p + 'fusion.up2.channel_reschedule.'
+                add(q + '0.weight', c, channels[3])
                 add(q + '0.bias', c)
                 add(q + '1.weight', c)
                 add(q + '1.bias', c)
@@ -143,6 +152,79 @@ def test_converter_round_trip(tmp_path, inter_supv):
     conv.check_against_model(sd, TINY, 10, inter_supv)
     with pytest.raises(ValueError, match='does not match'):
         conv.check_against_model(sd, 't', 10, inter_supv)
+
+
+# RevCol-H (official models/revcol_huge.py, revcol_huge()): parameters with
+# the 1000-class classifier, no intermediate supervision, counted on the
+# official classes built on the meta device: 2,157,600,160 with the released
+# 3x3 kernels, 2,162,784,160 with the 7x7 ones (official README: "2.1B").
+OFFICIAL_H_PARAMS = {3: 2_157_600_160, 7: 2_162_784_160}
+H_CHANNELS, H_LAYERS = [360, 720, 1440, 2880], [1, 2, 6, 2]
+
+
+@pytest.mark.parametrize('kernel', [3, 7])
+def test_huge_parameter_count_and_layout_equal_official(kernel):
+    """The full RevCol-H on the meta device: our backbone + classifier (+
+    the official first column's four dead alphas) has the official count,
+    and the converted official key layout matches ``arch='h'`` key by key
+    and shape by shape (kernel size read from the checkpoint)."""
+    conv = _converter()
+    with torch.device('meta'):
+        official = official_layout(H_CHANNELS, H_LAYERS, 8, 1000, False,
+                                   kernel=kernel, extra_up=True)
+        backbone = RevCol(arch='h', kernel_size=kernel)
+        head = RevColClsHead(num_classes=1000, in_channels=2880)
+    assert sum(v.numel() for v in official.values()) == \
+        OFFICIAL_H_PARAMS[kernel]
+    ours = sum(p.numel() for m in (backbone, head) for p in m.parameters())
+    assert ours + sum(H_CHANNELS) == OFFICIAL_H_PARAMS[kernel]
+    converted, dropped = conv.convert(official)
+    assert len(dropped) == 4 and len(converted) + 4 == len(official)
+    assert conv.kernel_size_of(converted) == kernel
+    conv.check_against_model(converted, 'h', 1000, False)
+    with pytest.raises(ValueError, match='does not match'):  # no up2 in XL
+        conv.check_against_model(converted, 'xl', 1000, False)
+
+
+def test_huge_converter_pads_kernels(tmp_path):
+    """A tiny-width checkpoint with RevCol-H's layout (extra branch, 3x3
+    kernels, as the released H classification weights) converts with
+    ``--pad-kernel 7``; every key loads strictly into the kernel-7 model,
+    whose features equal those of the kernel-3 model (float64)."""
+    conv = _converter()
+    arch = dict(channels=CHANNELS, layers=H_LAYERS, num_subnet=8,
+                extra_up_branch=True)
+    torch.manual_seed(0)
+    official = official_layout(CHANNELS, H_LAYERS, 8, 10, False, kernel=3,
+                               extra_up=True)
+    official = OrderedDict((k, v * 0.3 if 'gamma' in k else v)
+                           for k, v in official.items())
+    src = tmp_path / 'official.pth'
+    torch.save({'model': official}, src)
+    models = {}
+    for kernel, extra in ((3, []), (7, ['--pad-kernel', '7'])):
+        dst = tmp_path / f'k{kernel}.pth'
+        conv.main([str(src), str(dst)] + extra)
+        sd = torch.load(dst, weights_only=True)['state_dict']
+        backbone = {k[len('backbone.'):]: v for k, v in sd.items()
+                    if k.startswith('backbone.')}
+        model = RevCol(arch=dict(arch, kernel_size=kernel),
+                       save_memory=False).double().eval()
+        model.load_state_dict(backbone, strict=True)
+        assert model.subnet7.level0.blocks[0].dwconv.weight.shape[-1] == \
+            kernel
+        models[kernel] = model
+    padded = models[7].subnet7.level2.blocks[5].dwconv.weight
+    assert padded[..., 2:5, 2:5].abs().sum() > 0
+    assert padded[..., :2, :].abs().sum() == padded[..., 5:, :].abs().sum() \
+        == 0
+    x = torch.randn(1, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        for a, b in zip(models[3](x), models[7](x)):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match='cannot pad'):
+        conv.pad_kernels({'subnet1.level0.blocks.0.dwconv.weight':
+                          torch.zeros(4, 1, 3, 3)}, 6)
 
 
 def test_converter_rejects_unknown_keys_and_pickled_code(
