@@ -7,12 +7,13 @@ from .heads import DefocusClsHead
 from .hooks import DefocusDropPathHook, scheduled_rate
 from .reference import selective_scan_ref
 from .selective_scan import (SelectiveScanFn, causal_conv1d, linear_scan,
-                             mamba_ssm_available, scan_states,
-                             selective_scan)
+                             mamba_ssm_available, plan_chunks, scan_chunks,
+                             scan_chunks_backward, selective_scan)
 
 __all__ = ['DefocusMamba', 'ARCH_SETTINGS', 'resolve_arch', 'DefocusClsHead',
            'DefocusDropPathHook', 'scheduled_rate', 'selective_scan',
            'selective_scan_ref', 'SelectiveScanFn', 'linear_scan',
-           'scan_states', 'causal_conv1d', 'mamba_ssm_available',
+           'plan_chunks', 'scan_chunks', 'scan_chunks_backward',
+           'causal_conv1d', 'mamba_ssm_available',
            'bandpass_rotate', 'default_frequencies', 'rotate_every_two',
            'convert_official', 'convert_to_official']

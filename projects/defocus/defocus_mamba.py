@@ -102,13 +102,14 @@ class DefocusMixer(nn.Module):
             (resolution adaptation).
         rope_scale_factor (float): Token positions are divided by it.
         scan_impl (str): See :func:`~.selective_scan.selective_scan`.
-        scan_chunk_size (int): Chunk length of the parallel scan.
+        scan_chunk_size (int, optional): Chunk length of the parallel scan
+            (None: chosen per shape).
     """
 
     def __init__(self, embed_dims, intermediate_size, state_size=16,
                  time_step_rank=48, conv_kernel=4, group_norm_size=64,
                  use_rope=True, delta_scale_factor=1.0, rope_scale_factor=1.0,
-                 scan_impl='auto', scan_chunk_size=16):
+                 scan_impl='auto', scan_chunk_size=None):
         super().__init__()
         e, n, r = intermediate_size, state_size, time_step_rank
         self.intermediate_size, self.state_size, self.time_step_rank = e, n, r
@@ -236,7 +237,9 @@ class DefocusMamba(BaseModule):
         scan_impl (str): ``'auto'`` (mamba_ssm CUDA kernel on GPU when
             installed, else the pure-PyTorch parallel scan), ``'parallel'``,
             ``'sequential'`` or ``'cuda'``.
-        scan_chunk_size (int): Chunk length of the parallel scan.
+        scan_chunk_size (int, optional): Chunk length of the parallel scan
+            (None: chosen per shape, see
+            :func:`~.selective_scan.plan_chunks`).
         with_cp (bool): Gradient checkpointing per block.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint=..., prefix='backbone.')``. Without it the official
@@ -247,7 +250,7 @@ class DefocusMamba(BaseModule):
                  drop_path_rate=0.0, out_type='featmap', window_size=None,
                  use_rope=True, delta_scale_factor=1.0, rope_scale_factor=1.0,
                  norm_eps=1e-5, final_norm_eps=1e-6, scan_impl='auto',
-                 scan_chunk_size=16, with_cp=False, init_cfg=None):
+                 scan_chunk_size=None, with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         settings = resolve_arch(arch)
         if out_type not in OUT_TYPES:

@@ -4,19 +4,28 @@ The scan solves the diagonal linear recurrence of Mamba::
 
     h_t = exp(delta_t * A) * h_{t-1} + delta_t * B_t * u_t,   y_t = <C_t, h_t>
 
-without a Python loop over tokens. :func:`linear_scan` splits the sequence
-into chunks of ``T`` tokens; inside a chunk the log-decays are summed
-(``S_t = cumsum(log a)``) and the state is ``exp(S_t) * cumsum(exp(-S_s) b_s)``,
-all chunks at once; the states entering the chunks obey the same recurrence
-over the (few) chunk ends, which is solved by the same function (one
-recursion level per factor ``T`` of the length). If a chunk's log-decays span
-more than the dtype can hold in ``exp`` safely, the chunk is halved, down to
-one token (then the factors are exactly 1), so large decays never overflow.
+with a loop over chunks of ``T`` tokens, never over tokens. Inside a chunk
+the log-decays are summed (``S_t = A * cumsum(delta)``, chunk-local, from the
+small [b, E, L] step sizes) and the states are::
 
-:class:`SelectiveScanFn` saves only its inputs and recomputes the states in
-backward, where the adjoint is the reverse recurrence
-``G_t = dL/dh_t + a_{t+1} G_{t+1}`` solved by the same scan; so training
-memory stays O(inputs), as with the CUDA kernel.
+    h_t = exp(S_t) * (H + sum_{s<=t} exp(-S_s) * delta_s * B_s * u_s)
+
+where H is the state entering the chunk. The sum over ``s`` is one matrix
+product with a triangular [T, T + 1] matrix and ``y_t = C_t . h_t`` one
+batched vector-matrix product, so the full [b, E, N, L] state is never
+stored: one [T, b, N, E] chunk block is live at a time, sized to stay in the
+CPU cache. ``T`` is halved where a chunk's decays span more than the dtype's
+safe ``exp`` range; single-step decays below the working precision are
+clamped, so nothing overflows.
+
+:class:`SelectiveScanFn` saves its inputs and the chunk-entering states only;
+its hand-written backward recomputes each chunk's states from its entering
+state and solves the adjoint recurrence ``G_t = C_t g_t + a_{t+1} G_{t+1}``
+over the chunks in reverse with the same chunk-local form, so training
+memory is O(inputs + L / T states), as with the CUDA kernel.
+
+:func:`linear_scan` solves the general scalar-decay recurrence without a
+Python loop (recursion over chunk ends).
 
 With ``impl='auto'`` mamba_ssm's CUDA kernel (``selective_scan_fn``) and the
 ``causal_conv1d`` kernel are used when they are importable and the tensors
@@ -30,6 +39,11 @@ import torch.nn.functional as F
 # Largest |log-decay| span inside one chunk, per compute dtype: exp(+-span)
 # times the inputs must stay far from overflow (fp32 max ~ e^88).
 _SPAN = {torch.float32: 60.0, torch.float64: 500.0}
+# chunk_size=None: the largest power-of-two chunk (<= _MAX_CHUNK) whose
+# [T, b, N, E] block has at most _BLOCK_ELEMENTS (1 MiB in float32), so the
+# few live blocks stay in a core's L2 / nearby L3 cache.
+_BLOCK_ELEMENTS = 1 << 18
+_MAX_CHUNK = 64
 _KERNELS = {}
 
 
@@ -123,82 +137,201 @@ def linear_scan(log_a, b, chunk_size=16):
     return h.flatten(-2)[..., :length]
 
 
-def scan_states(dt, A, drive, chunk_size=16):
-    """States of ``h_t = exp(dt_t * A) * h_{t-1} + drive_t`` [b, E, N, L].
-
-    The log-decays factor as ``A[e, n] * dt[b, e, t]``, so their cumulative
-    sums come from the small ``cumsum(dt)``; only the exponentials and the
-    input cumulative sum touch [b, E, N, L] tensors. Falls back to
-    :func:`linear_scan` for growing (``dt * A > 0``) or tiny (below the
-    working precision) decays.
+def plan_chunks(dt, A, chunk_size=None):
+    """Chunk length and log-decay clamp for step sizes ``dt`` and ``A``.
 
     Args:
         dt (Tensor): Step sizes [b, E, L].
         A (Tensor): [E, N].
-        drive (Tensor): Inputs [b, E, N, L]; overwritten.
-        chunk_size (int): Tokens per chunk.
+        chunk_size (int, optional): Requested chunk length; None picks the
+            largest power of two (<= 64) whose [T, b, N, E] block has at most
+            2^18 elements.
+
+    Returns:
+        tuple[int, float | None]: The chunk length, halved until every
+        chunk's log-decays span at most the dtype's safe range (e^60 in
+        float32, e^500 in float64), and the lower clamp of the single-step
+        log-decays (None when no decay is below e^(-span / 2)).
     """
-    length = dt.shape[-1]
-    span = _SPAN.get(drive.dtype, _SPAN[torch.float32])
-    a_max = (-A).amax(1)                                   # [E]
-    if length <= 1 or float(dt.amin()) < 0 or float(A.amax()) > 0 or \
-            float((dt.amax((0, 2)) * a_max).amax()) > span / 2:
-        return linear_scan(dt[:, :, None, :] * A[None, :, :, None], drive,
-                           chunk_size)
-
-    def span_of(size, num):
-        cdt = _chunks(dt, size, num)
-        width = cdt.sum(-1) - cdt[..., 0]                  # [b, E, num]
-        return float((width * a_max[None, :, None]).amax()) - span
-
-    size, num = _chunking(length, chunk_size, span_of)
-    cdt = _chunks(dt, size, num)                           # [b, E, c, T]
-    cum = cdt.cumsum(-1)
-    cum -= cdt[..., :1]
-    decay = A[None, :, :, None, None] * cum[:, :, None]    # [b, E, N, c, T]
-    decay.exp_()
-    h = _chunks(drive, size, num)
-    h /= decay
-    h.cumsum_(-1)
-    h *= decay
-    if num > 1:
-        # the chunk ends obey the same recurrence, with the chunks' summed
-        # step sizes: one recursion level per factor chunk_size of L
-        ends = scan_states(cum[..., -1] + cdt[..., 0], A,
-                           h[..., -1].contiguous(), chunk_size)
-        entering = F.pad(ends[..., :-1], (1, 0))
-        entering *= torch.exp(A[None, :, :, None] * cdt[:, :, None, :, 0])
-        h.addcmul_(decay, entering[..., None])
-    return h.flatten(-2)[..., :length]
-
-
-def _plan(dt, A, chunk_size):
-    """Chunk length :func:`scan_states` will use, or None (general path)."""
-    length = dt.shape[-1]
-    if length <= 1 or float(dt.amin()) < 0 or float(A.amax()) > 0:
-        return None
+    batch, width, length = dt.shape
     span = _SPAN.get(dt.dtype, _SPAN[torch.float32])
-    a_max = (-A).amax(1)
-    if float((dt.amax((0, 2)) * a_max).amax()) > span / 2:
-        return None
+    if chunk_size is None:
+        cells = max(batch * width * A.shape[1], 1)
+        size = 1 << max(_BLOCK_ELEMENTS // cells, 1).bit_length() - 1
+        size = min(size, _MAX_CHUNK)
+    else:
+        size = int(chunk_size)
+        if size < 1:
+            raise ValueError(f'selective_scan: chunk_size must be a positive '
+                             f'int or None, got {chunk_size!r}')
+    size = min(size, max(length, 1))
+    if length == 0:
+        return size, None
+    lo = dt * A.amin(1)[None, :, None]
+    hi = dt * A.amax(1)[None, :, None]
+    if float(torch.maximum(lo, hi).amax()) > span / 2:
+        raise ValueError(
+            f'selective_scan: a log-decay delta * A above {span / 2:g} (growth '
+            f'by more than e^{span / 2:g} per step) overflows {dt.dtype}')
+    # |log-decay| per step and channel, decays below e^(-span / 2) clamped:
+    # they are below the working precision (2e-9 in float32)
+    rate = torch.maximum(lo.abs(), hi.abs())
+    clamp = None
+    if float(rate.amax()) > span / 2:
+        clamp = -span / 2
+        rate = rate.clamp(max=span / 2)
+    while size > 1:
+        num = math.ceil(length / size)
+        if float(_chunks(rate, size, num).sum(-1).amax()) <= span:
+            break
+        size //= 2
+    return size, clamp
 
-    def span_of(size, num):
-        cdt = _chunks(dt, size, num)
-        width = cdt.sum(-1) - cdt[..., 0]
-        return float((width * a_max[None, :, None]).amax()) - span
 
-    return _chunking(length, chunk_size, span_of)[0]
+def _chunk_decays(out, scratch, cum_dt, dt, A_t, clamp, tri):
+    """exp(chunk-local cumulative log-decays) -> out [T, b, N, E]."""
+    if clamp is None:
+        torch.mul(cum_dt[:, :, None, :], A_t, out=out)
+    else:  # clamp each step's log-decay, then sum them (a triangular mm)
+        torch.mul(dt[:, :, None, :], A_t, out=scratch)
+        scratch.clamp_(min=clamp)
+        torch.mm(tri, scratch.flatten(1), out=out.flatten(1))
+    return out.exp_()
 
 
-def _pad_to(size, *tensors):
-    """Zero-pad [..., L] tensors to a multiple of ``size`` (None: as is).
+def _chunk_tools(dt, size):
+    """Chunk count, triangular matrices and chunk-local cumsum of dt."""
+    num = dt.shape[0] // size
+    ones = torch.ones(size, size, dtype=dt.dtype, device=dt.device)
+    cum_dt = dt.view(num, size, *dt.shape[1:]).cumsum(1)
+    return num, ones.tril(), cum_dt
+
+
+def scan_chunks(dt, x, A_t, B, C, size, clamp=None):
+    """Forward of the chunked scan in token-major layout.
+
+    Args:
+        dt (Tensor): Step sizes [L, b, E] (L a multiple of ``size``).
+        x (Tensor): ``dt * u`` [L, b, E].
+        A_t (Tensor): A transposed, [N, E].
+        B, C (Tensor): [L, b, N].
+        size (int): Chunk length T.
+        clamp (float, optional): Lower clamp of single-step log-decays.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: y [L, b, E], the states entering
+        each chunk [L / T, b, N, E] and the last state [b, N, E].
+    """
+    length, batch, width = dt.shape
+    state = A_t.shape[0]
+    num, tri, cum_dt = _chunk_tools(dt, size)
+    # [1 | tril]: row t sums the entering state (row 0 of `acc`) and the
+    # scaled inputs of tokens 0..t
+    tri_in = torch.cat([tri.new_ones(size, 1), tri], 1)
+    y = dt.new_empty(length, batch, width)
+    starts = dt.new_empty(num, batch, state, width)
+    acc = dt.new_zeros(size + 1, batch, state, width)
+    dec = dt.new_empty(size, batch, state, width)
+    h = torch.empty_like(dec)
+    for c in range(num):
+        sl = slice(c * size, (c + 1) * size)
+        starts[c] = acc[0]
+        _chunk_decays(dec, h, cum_dt[c], dt[sl], A_t, clamp, tri)
+        inputs = acc[1:]
+        torch.mul(x[sl, :, None, :], B[sl, :, :, None], out=inputs)
+        inputs.div_(dec)
+        torch.mm(tri_in, acc.flatten(1), out=h.flatten(1))
+        h.mul_(dec)
+        torch.bmm(C[sl].reshape(-1, 1, state), h.view(-1, state, width),
+                  out=y[sl].view(-1, 1, width))
+        acc[0] = h[-1]
+    return y, starts, acc[0].clone()
+
+
+def scan_chunks_backward(dt, x, A_t, B, C, size, clamp, starts, grad_y,
+                         grad_last=None):
+    """Backward of :func:`scan_chunks` (same layout), chunks in reverse.
+
+    Each chunk's states are recomputed from its entering state; the adjoint
+    states ``G_t = dL/dh_t`` obey ``G_t = C_t g_t + a_{t+1} G_{t+1}``, solved
+    inside the chunk as ``exp(-S_t) * sum_{s>=t} exp(S_s) (C_s g_s)`` with the
+    next chunk's first adjoint carried in.
+
+    Returns:
+        tuple[Tensor, ...]: Gradients w.r.t. x [L, b, E], dt through the
+        decays [L, b, E], A_t [N, E], B [L, b, N] and C [L, b, N].
+    """
+    length, batch, width = dt.shape
+    state = A_t.shape[0]
+    num, tri, cum_dt = _chunk_tools(dt, size)
+    tri_ex = torch.cat([tri.new_ones(size, 1), tri.tril(-1)], 1)
+    tri_rev = tri.t().contiguous()
+    grad_x = torch.empty_like(dt)
+    grad_dt = torch.empty_like(dt)
+    grad_B = torch.empty_like(B)
+    grad_C = torch.empty_like(C)
+    grad_A = torch.zeros_like(A_t)
+    # <g_t, x_t>: the part of dL/dC_t from the token's own input
+    gx = (grad_y * x).sum(-1, keepdim=True)
+    acc = dt.new_empty(size + 1, batch, state, width)
+    dec = dt.new_empty(size, batch, state, width)
+    prev = torch.empty_like(dec)
+    adj = torch.empty_like(dec)
+    carry = grad_last
+    carry_decay = None
+    for c in reversed(range(num)):
+        sl = slice(c * size, (c + 1) * size)
+        flat = (-1, state, width)
+        _chunk_decays(dec, adj, cum_dt[c], dt[sl], A_t, clamp, tri)
+        # prev_t = a_t h_{t-1} = exp(S_t) (H + sum_{s<t} exp(-S_s) x_s B_s)
+        acc[0] = starts[c]
+        inputs = acc[1:]
+        torch.mul(x[sl, :, None, :], B[sl, :, :, None], out=inputs)
+        inputs.div_(dec)
+        torch.mm(tri_ex, acc.flatten(1), out=prev.flatten(1))
+        prev.mul_(dec)
+        # dL/dC_t = sum_e g_t (prev_t + x_t B_t)
+        g = grad_y[sl]
+        torch.bmm(g.reshape(-1, 1, width), prev.view(flat).transpose(1, 2),
+                  out=grad_C[sl].view(-1, 1, state))
+        grad_C[sl].addcmul_(B[sl], gx[sl])
+        # adjoint states of the chunk
+        torch.mul(g[:, :, None, :], C[sl, :, :, None], out=adj)
+        if carry is not None:
+            if carry_decay is None:
+                adj[-1] += carry
+            else:
+                adj[-1].addcmul_(carry_decay, carry)
+        adj.mul_(dec)
+        torch.mm(tri_rev, adj.flatten(1), out=acc[1:].flatten(1))
+        grads = acc[1:].div_(dec)
+        carry = grads[0].clone()
+        carry_decay = dec[0].clone()
+        torch.bmm(B[sl].reshape(-1, 1, state), grads.view(flat),
+                  out=grad_x[sl].view(-1, 1, width))
+        torch.bmm(x[sl].reshape(-1, 1, width), grads.view(flat).transpose(1, 2),
+                  out=grad_B[sl].view(-1, 1, state))
+        # dL/d(log-decay_t) = G_t * a_t h_{t-1}
+        prev.mul_(grads)
+        if clamp is not None:  # clamped log-decays do not depend on dt, A
+            torch.mul(dt[sl, :, None, :], A_t, out=adj)
+            prev.mul_(adj > clamp)
+        torch.mul(prev, A_t, out=adj)
+        torch.sum(adj, 2, out=grad_dt[sl])
+        torch.mul(prev, dt[sl, :, None, :], out=adj)
+        grad_A += adj.view(flat).sum(0)
+    return grad_x, grad_dt, grad_A, grad_B, grad_C
+
+
+def _token_major(size, *tensors):
+    """[b, C, L] -> contiguous [L', b, C], zero-padded to a multiple of size.
 
     Zero step sizes and inputs leave the state unchanged, so the padded
     tail only repeats the last state and is sliced off afterwards.
     """
     length = tensors[0].shape[-1]
-    pad = (-length) % size if size else 0
-    return [t if t is None or not pad else F.pad(t, (0, pad))
+    pad = (-length) % size
+    return [(F.pad(t, (0, pad)) if pad else t).permute(2, 0, 1).contiguous()
             for t in tensors]
 
 
@@ -209,102 +342,81 @@ def _step_sizes(delta, delta_bias, delta_softplus):
 
 
 class SelectiveScanFn(torch.autograd.Function):
-    """Chunked parallel selective scan with an analytic backward.
+    """Chunked selective scan with a hand-written chunked backward.
 
     Inputs as :func:`selective_scan` (``D``, ``z``, ``delta_bias`` may be
-    None). Computes in ``promote(dtype, float32)``; returns ``(out,
-    last_state)``.
+    None; ``chunk_size`` None picks it per shape). Computes in
+    ``promote(dtype, float32)``; returns ``(out, last_state)``. Saves the
+    inputs, the chunk-entering states and (with ``z``) the [b, E, L] scan
+    output.
     """
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus,
                 chunk_size):
+        ctx.set_materialize_grads(False)
         dtype_in = u.dtype
         work = torch.promote_types(u.dtype, torch.float32)
-        args = [None if t is None else t.to(work)
-                for t in (u, delta, A, B, C, D, z, delta_bias)]
-        u_, delta_, A_, B_, C_, D_, z_, bias_ = args
+        u_, delta_, A_, B_, C_, D_, z_, bias_ = [
+            None if t is None else t.to(work)
+            for t in (u, delta, A, B, C, D, z, delta_bias)]
         dt = _step_sizes(delta_, bias_, delta_softplus)
         length = u_.shape[-1]
-        size = _plan(dt, A_, chunk_size)
-        dt_p, u_p, B_p, C_p = _pad_to(size, dt, u_, B_, C_)
-        drive = (dt_p * u_p)[:, :, None, :] * B_p[:, None, :, :]
-        h = scan_states(dt_p, A_, drive, size or chunk_size)
-        del drive
-        last = h[..., -1].clone()
-        h *= C_p[:, None, :, :]
-        out = h.sum(2)[..., :length]
-        del h
-        if D_ is not None:
-            out += u_ * D_[None, :, None]
+        size, clamp = plan_chunks(dt, A_, chunk_size)
+        dt_s, x_s, B_s, C_s = _token_major(size, dt, dt * u_, B_, C_)
+        y, starts, last = scan_chunks(dt_s, x_s, A_.t().contiguous(), B_s,
+                                      C_s, size, clamp)
+        y = y[:length].permute(1, 2, 0)
+        out = y if D_ is None else torch.addcmul(y, u_, D_[None, :, None])
         if z_ is not None:
-            out *= F.silu(z_)
-        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
-        ctx.delta_softplus = delta_softplus
-        ctx.chunk_size = chunk_size
-        ctx.work = work
-        return out.to(dtype_in), last
+            out = out * F.silu(z_)
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, starts,
+                              None if z_ is None else y)
+        ctx.plan = (size, clamp, bool(delta_softplus), work)
+        return out.to(dtype_in), last.transpose(1, 2).to(dtype_in)
 
     @staticmethod
     def backward(ctx, grad_out, grad_last):
-        saved = ctx.saved_tensors
-        work = ctx.work
+        size, clamp, softplus, work = ctx.plan
+        *inputs, starts, y = ctx.saved_tensors
         u, delta, A, B, C, D, z, bias = [
-            None if t is None else t.to(work) for t in saved]
-        dt = _step_sizes(delta, bias, ctx.delta_softplus)
+            None if t is None else t.to(work) for t in inputs]
+        dt = _step_sizes(delta, bias, softplus)
         length = u.shape[-1]
-        size = _plan(dt, A, ctx.chunk_size)
-        chunk = size or ctx.chunk_size
-        g = grad_out.to(work)
+        g = torch.zeros_like(u) if grad_out is None else grad_out.to(work)
         grad_z = grad_D = None
-        dt_p, u_p, B_p, C_p = _pad_to(size, dt, u, B, C)
-        drive = (dt_p * u_p)[:, :, None, :] * B_p[:, None, :, :]
-        h = scan_states(dt_p, A, drive.clone(), chunk)
         if z is not None:
-            pre = (h * C_p[:, None]).sum(2)[..., :length]
-            if D is not None:
-                pre += u * D[None, :, None]
+            pre = y if D is None else torch.addcmul(y, u, D[None, :, None])
             sig = torch.sigmoid(z)
             grad_z = g * pre * sig * (1 + z * (1 - sig))
             g = g * z * sig
-            del pre
-        grad_u = torch.zeros_like(u)
+        dt_s, x_s, B_s, C_s, g_s = _token_major(size, dt, dt * u, B, C, g)
+        last = None if grad_last is None else \
+            grad_last.to(work).transpose(1, 2).contiguous()
+        grad_x, grad_dt, grad_A, grad_B, grad_C = scan_chunks_backward(
+            dt_s, x_s, A.t().contiguous(), B_s, C_s, size, clamp, starts,
+            g_s, last)
+        grad_x, grad_dt, grad_B, grad_C = [
+            t[:length].permute(1, 2, 0)
+            for t in (grad_x, grad_dt, grad_B, grad_C)]
+        grad_u = grad_x * dt
+        grad_dt = torch.addcmul(grad_dt, grad_x, u)
         if D is not None:
             grad_D = (g * u).sum((0, 2))
-            grad_u += g * D[None, :, None]
-        (g_p,) = _pad_to(size, g)
-        grad_C = (h * g_p[:, :, None]).sum(1)[..., :length]
-        # adjoint states: G_t = dL/dh_t + exp(dt_{t+1} A) G_{t+1}, i.e. the
-        # same scan on the reversed sequence with the step sizes shifted
-        grad_h = g_p[:, :, None, :] * C_p[:, None, :, :]
-        if grad_last is not None:
-            grad_h[..., -1] += grad_last.to(work)
-        rev_dt = F.pad(dt_p.flip(-1)[..., :-1], (1, 0))
-        adj = scan_states(rev_dt, A, grad_h.flip(-1), chunk).flip(-1)
-        del grad_h
-        h -= drive          # exp(dt_t A) * h_{t-1}
-        del drive
-        h *= adj            # dL/d(log-decay)
-        adj_b = (adj * B_p[:, None]).sum(2)[..., :length]
-        grad_u += dt * adj_b
-        grad_B = (adj * (dt_p * u_p)[:, :, None]).sum(1)[..., :length]
-        del adj
-        grad_dt = (h * A[None, :, :, None]).sum(2)[..., :length] + u * adj_b
-        grad_A = (h * dt_p[:, :, None]).sum((0, 3))
-        del h
-        if ctx.delta_softplus:
+            grad_u = torch.addcmul(grad_u, g, D[None, :, None])
+        if softplus:
             pre_dt = delta if bias is None else delta + bias[None, :, None]
             grad_dt = grad_dt * torch.sigmoid(pre_dt)
         grad_bias = None if bias is None else grad_dt.sum((0, 2))
-        grads = (grad_u, grad_dt, grad_A, grad_B, grad_C, grad_D, grad_z,
+        grads = (grad_u, grad_dt, grad_A.t(), grad_B, grad_C, grad_D, grad_z,
                  grad_bias)
         return tuple(None if gr is None else gr.to(t.dtype)
-                     for gr, t in zip(grads, saved)) + (None, None)
+                     for gr, t in zip(grads, inputs)) + (None, None)
 
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
                    delta_softplus=False, return_last_state=False,
-                   impl='auto', chunk_size=16):
+                   impl='auto', chunk_size=None):
     """Mamba's selective scan (same arguments as ``selective_scan_fn``).
 
     Args:
@@ -323,7 +435,9 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
             ``'sequential'`` (the naive loop of
             :func:`~projects.defocus.reference.selective_scan_ref`) or
             ``'cuda'`` (mamba_ssm, required).
-        chunk_size (int): Chunk length of the parallel scan.
+        chunk_size (int, optional): Chunk length of the parallel scan; None
+            picks it per shape (see :func:`plan_chunks`). Halved where the
+            decays inside a chunk would leave the safe ``exp`` range.
 
     Returns:
         Tensor | tuple[Tensor, Tensor]: Output [batch, E, L] (and last state).
@@ -349,7 +463,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias,
                                   delta_softplus, return_last_state)
     out, last = SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias,
-                                      bool(delta_softplus), int(chunk_size))
+                                      bool(delta_softplus), chunk_size)
     return (out, last) if return_last_state else out
 
 
