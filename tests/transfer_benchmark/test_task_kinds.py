@@ -233,7 +233,8 @@ def test_knn_task_end_to_end(tmp_path, imagenet_root):
     from projects.ssl_eval import knn_accuracy
     cfg = Config.fromfile(str(run / 'config.py'))
     init_default_scope('mmpretrain')
-    model = ResNet(depth=18, out_indices=(3, )).eval()
+    model = ResNet(depth=18, out_indices=(3, ))
+    model.eval()
     model.load_state_dict({k[len('encoder.'):]: v for k, v in state.items()})
     mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
     std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
