@@ -4,7 +4,6 @@ configs and commands, the metric-aware report, and a short real kNN run
 whose table value is the one the KNNTestLoop produced."""
 import json
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
