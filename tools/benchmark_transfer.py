@@ -7,8 +7,10 @@
 PROTOCOL: configs/benchmark/*.py|yaml (downstream configs + equalised
 settings). --pretrained takes checkpoints (NAME=path, or a path: NAME = file
 stem) or zoo pre-training entries (ENTRY or ENTRY=CKPT: its backbone is
-swapped into each downstream config). Finished runs are skipped, unfinished
-ones resumed; results go to <work-dir>/results.{md,csv,json,png}.
+swapped into each downstream config). Evaluation-only tasks (kNN configs
+with a KNNTestLoop) are built with the pre-trained backbone and tested,
+never trained. Finished runs are skipped, unfinished ones resumed; results
+go to <work-dir>/results.{md,csv,json,png}.
 """
 import argparse
 import sys
