@@ -22,7 +22,10 @@ def count_params(model):
 
 
 @contextmanager
-def _stub_core(record):
+def count_dcnv3_cores(record):
+    """Inside: every DCNv3 core call appends its ``5 * N * H * W * P * C``
+    multiply-accumulates to ``record`` and returns a same-shape tensor (so a
+    model with InternImage runs on the meta device)."""
     def core(input, offset, mask, kernel_h, kernel_w, *args, **kwargs):
         n, h, w, c = input.shape
         points = mask.shape[-1] // args[7]  # mask: group * P per pixel
@@ -40,7 +43,7 @@ def internimage_flops(model, input_shape=(1, 3, 224, 224), device='meta'):
     record = []
     x = torch.empty(input_shape, device=device)
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), _stub_core(record), counter:
+    with torch.no_grad(), count_dcnv3_cores(record), counter:
         model(x)
     core = sum(record)
     return counter.get_total_flops() // 2 + core, core

@@ -120,6 +120,12 @@ class SpatialCrossAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
         xavier_init(self.output_proj, distribution='uniform', bias=0.)
 
+    @staticmethod
+    def rebatch_length(counts: Tensor) -> int:
+        """Queries kept per (batch item, camera): the largest hit count
+        (data-dependent; the complexity counter substitutes it on meta)."""
+        return int(counts.max().item()) if counts.numel() else 0
+
     def forward(self, query: Tensor, value: Tensor, reference_points_cam: Tensor,
                 bev_mask: Tensor, spatial_shapes: Tensor, level_start_index: Tensor,
                 query_pos: Tensor = None, residual: Tensor = None) -> Tensor:
@@ -132,7 +138,7 @@ class SpatialCrossAttention(nn.Module):
         n = value.shape[1]
         hit = bev_mask.any(-1)  # (b, N, Q)
         counts = hit.sum(-1)  # (b, N)
-        max_len = int(counts.max().item()) if hit.numel() else 0
+        max_len = self.rebatch_length(counts)
         slots = torch.zeros_like(query)
         if max_len > 0:
             # indices of the hit queries first (stable), padded with the rest
