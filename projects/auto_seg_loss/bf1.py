@@ -115,11 +115,11 @@ def _window_argmax(e, rows_max, index, tol):
     plane, yx = index // (h * w), index % (h * w)
     y, x = yx // w, yx % w
     rows = (y[:, None] + offs).clamp_(0, h - 1)  # non-decreasing
-    base = plane[:, None] * h
-    vals, arg = rows_max.reshape(-1)[((base + rows) * w + x[:, None])].max(1)
+    plane = plane[:, None]
+    vals, arg = rows_max[plane, rows, x[:, None]].max(1)
     row = rows.gather(1, arg[:, None])
     cols = (x[:, None] + offs).clamp_(0, w - 1)
-    flat = (base + row) * w + cols
+    flat = (plane * h + row) * w + cols
     arg = e.reshape(-1)[flat].argmax(1, keepdim=True)
     return vals, flat.gather(1, arg)[:, 0]
 
