@@ -184,7 +184,7 @@ class TransferBenchmark:
         init = dict(type='Pretrained', checkpoint=pre.checkpoint,
                     prefix=self.protocol.pretrained_prefix)
         key = task.backbone_key
-        cfg = Config.fromfile(str(task.config))
+        cfg = Config.fromfile(str(task.config), import_custom_modules=False)
         model = cfg.model
         if pre.backbone and key == 'backbone' and task.mode == 'init' and \
                 not model.get('neck') and not model.get('head'):
