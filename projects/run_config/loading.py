@@ -41,6 +41,7 @@ def build_runner(cfg):
     return Runner.from_cfg(cfg)
 
 
-def write_json_atomic(path, data):
-    """Write ``data`` as JSON so that ``path`` is never left half-written."""
-    atomic_write(path, json.dumps(data, indent=2), mode='w')
+def write_json_atomic(path, data, indent=2):
+    """Write ``data`` as JSON so that ``path`` is never left half-written
+    (``indent=None``: compact, for large files such as detection results)."""
+    atomic_write(path, json.dumps(data, indent=indent), mode='w')

@@ -196,7 +196,7 @@ class NuScenesMetric(BaseMetric):
             out_dir = Path(self.jsonfile_prefix)
         try:
             path = out_dir / 'results_nusc.json'
-            write_json_atomic(path, doc)
+            write_json_atomic(path, doc, indent=None)
             logger.info(f'nuScenes results written to {path}')
             if self.format_only:
                 return {}
