@@ -21,11 +21,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from projects.hiera import hiera_to_visionplug, load_state_dict  # noqa: E402
+from projects.training_guards import atomic_torch_save  # noqa: E402
 
 
 def main(argv=None):
@@ -40,9 +39,7 @@ def main(argv=None):
         converted, dropped = hiera_to_visionplug(state, backbone_only=args.backbone_only)
     except (ValueError, KeyError) as err:
         sys.exit(f'error: {err}')
-    Path(args.dst).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(state_dict=converted, meta=dict(source=str(args.src))),
-               args.dst)
+    atomic_torch_save(dict(state_dict=converted, meta=dict(source=str(args.src))), args.dst)
     print(f'{len(converted)} tensors written to {args.dst}; '
           f'{len(dropped)} dropped' + (f': {dropped}' if dropped else ''))
 

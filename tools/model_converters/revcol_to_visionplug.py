@@ -37,6 +37,12 @@ from pathlib import Path
 
 import torch
 
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from projects.training_guards import atomic_torch_save  # noqa: E402
+
 BACKBONE = re.compile(r'^(stem\.|subnet\d+\.)')
 HEAD = re.compile(r'^(cls|cls_blocks|decoder_blocks)\.')
 DEAD_ALPHA = re.compile(r'^subnet0\.alpha[0-3]$')
@@ -105,7 +111,6 @@ def check_against_model(converted, arch, num_classes=None,
     """Compare with a meta-device RevCol (+ RevColClsHead when the
     checkpoint has a head); raise listing missing/unexpected keys.
     ``kernel_size`` defaults to the checkpoint's."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from projects.revcol import RevCol, RevColClsHead
     if kernel_size is None:
         kernel_size = kernel_size_of(converted)
@@ -162,10 +167,8 @@ def main(argv=None):
             if k.endswith('classifier.1.weight'):
                 num_classes = converted[k].shape[0]
         check_against_model(converted, args.arch, num_classes, inter)
-    Path(args.dst).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(state_dict=converted,
-                    meta=dict(source=str(args.src), converter=Path(
-                        __file__).name, dropped=dropped)), args.dst)
+    meta = dict(source=str(args.src), converter=Path(__file__).name, dropped=dropped)
+    atomic_torch_save(dict(state_dict=converted, meta=meta), args.dst)
     print(f'{len(converted)} tensors written to {args.dst}; dropped '
           f'{len(dropped)} (first-column alphas)')
 
