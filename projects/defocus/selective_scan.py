@@ -43,7 +43,7 @@ _SPAN = {torch.float32: 60.0, torch.float64: 500.0}
 # [T, b, N, E] block has at most _BLOCK_ELEMENTS (1 MiB in float32), so the
 # few live blocks stay in a core's L2 / nearby L3 cache.
 _BLOCK_ELEMENTS = 1 << 18
-_MAX_CHUNK = 64
+_MAX_CHUNK = 32
 _KERNELS = {}
 
 
@@ -144,7 +144,7 @@ def plan_chunks(dt, A, chunk_size=None):
         dt (Tensor): Step sizes [b, E, L].
         A (Tensor): [E, N].
         chunk_size (int, optional): Requested chunk length; None picks the
-            largest power of two (<= 64) whose [T, b, N, E] block has at most
+            largest power of two (<= 32) whose [T, b, N, E] block has at most
             2^18 elements.
 
     Returns:
