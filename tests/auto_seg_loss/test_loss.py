@@ -75,6 +75,32 @@ def test_equals_float64_reference(metric):
     assert float((g32 - ref_x.grad).abs().max() / scale) < 1e-4
 
 
+@pytest.mark.parametrize('drop_bg', [False, True])
+def test_bf1_plane_selection_and_blocks(drop_bg):
+    # class 4 absent (no planes computed), class 2 only in image 1 (plane
+    # (0, 2) has no GT boundary: only its sum of e), so image 0's boundary
+    # planes are not consecutive; one plane per block or whole images
+    lab = blocky_labels()
+    lab[lab == 4] = 3
+    lab[0][lab[0] == 2] = 1
+    x0 = logits_for()
+    ref_x = x0.clone().requires_grad_()
+    rows = random_rows('BF1', 5)
+    ref = 1 - surrogate_reference(
+        ref_x, lab, 'BF1', AutoSegLoss(target_metric='BF1',
+                                       ctrl_points=rows).ctrl_points,
+        tol=2, drop_bg=drop_bg)
+    ref.backward()
+    for chunk in (300, 1 << 20):
+        loss_fn = AutoSegLoss(target_metric='BF1', ctrl_points=rows, tol=2,
+                              drop_bg=drop_bg, chunk_elems=chunk)
+        x = x0.clone().requires_grad_()
+        loss = loss_fn(x, lab)
+        loss.backward()
+        assert float(loss) == pytest.approx(float(ref), abs=1e-12)
+        assert torch.allclose(x.grad, ref_x.grad, rtol=0, atol=1e-12)
+
+
 def exact_region(pred, lab, c):
     """Per-class IoU, accuracy and frequencies with mmseg's IoUMetric."""
     inter, union, area_lab = 0, 0, 0
