@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from projects.defocus import (causal_conv1d, linear_scan, selective_scan,
-                              selective_scan_ref)
+from projects.defocus import (causal_conv1d, linear_scan, plan_chunks,
+                              selective_scan, selective_scan_ref)
 
 
 def make_inputs(length, dtype, batch=2, dim=6, state=8, seed=0,
@@ -133,3 +133,113 @@ def test_causal_conv1d_matches_padded_conv():
     out2 = causal_conv1d(x2, conv.weight, conv.bias)
     assert torch.equal(out2[..., :7],
                        causal_conv1d(x, conv.weight, conv.bias)[..., :7])
+
+
+def _grads(out, last, inputs, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    w_out = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    w_last = torch.randn(last.shape, generator=g, dtype=torch.float64)
+    w_out, w_last = w_out.to(out.dtype), w_last.to(out.dtype)
+    return torch.autograd.grad((out * w_out).sum() + (last * w_last).sum(),
+                               inputs)
+
+
+@pytest.mark.parametrize('length,chunk_size', [
+    (1, None), (1, 4), (12, 4), (12, 1), (13, 4), (13, 3), (13, 32),
+    (40, None)])
+def test_chunk_sizes_dividing_or_not(length, chunk_size):
+    # float64, every option on: the chunked forward and the hand-written
+    # backward equal the loop whatever the chunk length and padding
+    ins = [t.requires_grad_() for t in make_inputs(length, torch.float64)]
+    kw = dict(D=ins[5], z=ins[6], delta_bias=ins[7], delta_softplus=True,
+              return_last_state=True)
+    out, last = selective_scan(*ins[:5], **kw, impl='parallel',
+                               chunk_size=chunk_size)
+    ref, ref_last = selective_scan_ref(*ins[:5], **kw)
+    assert torch.allclose(out, ref, rtol=0, atol=1e-12)
+    assert torch.allclose(last, ref_last, rtol=0, atol=1e-12)
+    for gr, rg in zip(_grads(out, last, ins), _grads(ref, ref_last, ins)):
+        assert torch.allclose(gr, rg, rtol=0, atol=1e-11)
+
+
+def test_gradcheck_chunks_not_dividing_and_last_state():
+    ins = [t.requires_grad_() for t in make_inputs(7, torch.float64,
+                                                   batch=2, dim=2, state=2)]
+
+    def fn(*args):
+        out, last = selective_scan(*args[:5], D=args[5], z=args[6],
+                                   delta_bias=args[7], delta_softplus=True,
+                                   return_last_state=True, impl='parallel',
+                                   chunk_size=3)
+        return out, last
+
+    assert torch.autograd.gradcheck(fn, ins)
+
+
+def test_gradient_through_last_state_only():
+    # grad_out is None in backward: only the final state is used
+    ins = [t.requires_grad_() for t in make_inputs(10, torch.float64)[:5]]
+    _, last = selective_scan(*ins, return_last_state=True, impl='parallel',
+                             chunk_size=4)
+    _, ref_last = selective_scan_ref(*ins, return_last_state=True)
+    grads = torch.autograd.grad(last.sum(), ins)
+    ref_grads = torch.autograd.grad(ref_last.sum(), ins[:4])  # C unused
+    for gr, rg in zip(grads, ref_grads):
+        assert torch.allclose(gr, rg, rtol=0, atol=1e-12)
+    assert torch.equal(grads[4], torch.zeros_like(ins[4]))
+
+
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
+                                       (torch.float64, 1e-12)])
+def test_very_negative_A_decays_underflow(dtype, tol):
+    # |A| up to 1e4: single-step decays exp(-1e3) underflow to 0 in the loop;
+    # the chunked scan clamps them (chunks of 1-2 tokens), stays finite and
+    # equal, gradients included
+    ins = make_inputs(20, torch.float64)
+    ins[2] = ins[2] * 1000.0
+    ins = [t.to(dtype).requires_grad_() for t in ins[:5]]
+    assert plan_chunks(ins[1].detach(), ins[2].detach(), 16)[1] is not None
+    out, last = selective_scan(*ins, return_last_state=True,
+                               impl='parallel', chunk_size=16)
+    ref, ref_last = selective_scan_ref(*ins, return_last_state=True)
+    assert torch.isfinite(out).all()
+    assert float((out - ref).abs().max() / ref.abs().max()) < tol
+    for gr, rg in zip(_grads(out, last, ins), _grads(ref, ref_last, ins)):
+        assert torch.isfinite(gr).all()
+        assert float((gr - rg).abs().max()) < 10 * tol * max(
+            float(rg.abs().max()), 1.0)
+
+
+def test_long_sequence_float32_stays_exact():
+    # 1000 tokens with slow decays (the state carries information across
+    # many chunks): float32 output and gradients within 1e-5 of the float64
+    # loop
+    ins64 = make_inputs(1000, torch.float64, batch=1, dim=3, state=4,
+                        step_scale=0.02)
+    ins32 = [t.float().requires_grad_() for t in ins64[:5]]
+    ins64 = [t.requires_grad_() for t in ins64[:5]]
+    out, last = selective_scan(*ins32, return_last_state=True,
+                               impl='parallel')
+    ref, ref_last = selective_scan_ref(*ins64, return_last_state=True)
+    assert float((out.double() - ref).abs().max() / ref.abs().max()) < 1e-5
+    for gr, rg in zip(_grads(out, last, ins32), _grads(ref, ref_last, ins64)):
+        err = float((gr.double() - rg).abs().max() / rg.abs().max())
+        assert err < 1e-5
+
+
+def test_plan_chunks_sizes_and_errors():
+    dt = torch.full((1, 1536, 196), 0.01)
+    A = -torch.arange(1., 17.)[None].repeat(1536, 1)
+    # auto: the largest power of two whose [T, b, N, E] block has <= 2^18
+    # elements (8 * 16 * 1536 = 196608), capped at 32 for narrow widths
+    assert plan_chunks(dt, A) == (8, None)
+    assert plan_chunks(dt[:, :64], A[:64]) == (32, None)
+    assert plan_chunks(dt, A, 5) == (5, None)
+    assert plan_chunks(dt[..., :3], A, 16) == (3, None)
+    # decays spanning more than e^60 per chunk halve it: 16 * 1 * 16 > 60
+    assert plan_chunks(torch.ones(1, 2, 64), -torch.full((2, 3), 16.),
+                       16) == (2, None)
+    with pytest.raises(ValueError, match='overflows'):
+        plan_chunks(torch.ones(1, 2, 4), torch.full((2, 3), 40.))
+    with pytest.raises(ValueError, match='chunk_size'):
+        plan_chunks(dt, A, 0)
