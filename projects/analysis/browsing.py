@@ -53,8 +53,8 @@ def _prepare(cfg, out_dir, data_root):
 def browse_dataset(cfg, out_dir, num=5, phase='train', data_root=None):
     """Draw the first ``num`` samples of the ``phase`` dataset after its
     pipeline into ``out_dir``. Returns one dict per sample: ``out_file``,
-    ``task``, ``raw`` (the image(s) drawn on, before drawing), ``drawn``
-    and ``sample``."""
+    ``task``, ``raw`` (the image(s) drawn on, before drawing), ``drawn``,
+    ``sample`` and ``meta`` (the dataset's metainfo)."""
     _prepare(cfg, out_dir, data_root)
     dataset = build_dataset(cfg, phase)
     original = gt_in_original_frame(cfg, phase)
@@ -73,7 +73,8 @@ def browse_dataset(cfg, out_dir, num=5, phase='train', data_root=None):
                 raw = read_rgb(ds.img_path)
             drawn = draw_2d(task, raw, ds, dataset.metainfo, out_file)
         results.append(dict(out_file=out_file, task=task, raw=raw,
-                            drawn=drawn, sample=sample))
+                            drawn=drawn, sample=sample,
+                            meta=dataset.metainfo))
     return results
 
 
@@ -140,5 +141,6 @@ def visualize_predictions(cfg, checkpoint, out_dir, num=5, score_thr=0.3,
             drawn = draw_2d(task, raw, pred, dataset.metainfo, out_file,
                             draw_pred=True, score_thr=score_thr)
         results.append(dict(out_file=out_file, task=task, raw=raw,
-                            drawn=np.asarray(drawn), sample=pred))
+                            drawn=np.asarray(drawn), sample=pred,
+                            meta=dataset.metainfo))
     return results
