@@ -93,6 +93,13 @@ def test_task_kinds_plans_and_generated_configs(tmp_path):
     assert bench.plan(pre, knn) == 'skip'
     knn.metric = 'knn/top5'  # a stored metric: re-read, not re-run
     assert bench.plan(pre, knn) == 'reuse'
+    real = TransferBenchmark(protocol, [pre], tmp_path / 'runs', cwd=tmp_path,
+                             log=logged.append)  # runs nothing for 'reuse'
+    assert real.run_one(pre, knn)['value'] == 90.0
+    assert json.loads((run / 'result.json').read_text())['metric'] == \
+        'knn/top5'
+    assert bench.plan(pre, knn) == 'skip'
+    (run / 'result.json').write_text(json.dumps(done))
     knn.metric = 'knn/top3'  # not stored: evaluate again
     assert bench.plan(pre, knn) == 'init'
     knn.metric = 'knn/top1'
