@@ -41,10 +41,10 @@ class _Plan:
             other planes of the classes in the mean.
         blocks (list[tuple]): ``(start, stop, image, edge)`` ranges of
             positions in ``planes``, one image per block.
-        near (Tensor): [num_edge, H, W] bool, dil(y_edge) of those planes.
-        pt_index (Tensor): [K] flat index ``(pos * H + y) * W + x`` of each
-            GT boundary pixel (by position ``pos`` of its plane).
-        pt_class (Tensor): [K] its class; ``pt_ptr``: CSR offsets per
+        pt_pos, pt_y, pt_x (Tensor): [K] the GT boundary pixels of those
+            planes (``pos``: position of the plane in ``planes``), sorted
+            by position, then in raster order.
+        pt_class (Tensor): [K] their class; ``pt_ptr``: CSR offsets per
             position (length ``num_edge + 1``).
         valid (Tensor): [N, 1, H, W] 0/1 float, or None without ignored
             pixels; ``masked[n]``: image n has ignored pixels.
@@ -66,13 +66,10 @@ class _Plan:
         yi, xi, self.pt_class = yi[order], xi[order], ci[order]
         edge_ids, counts = torch.unique_consecutive(pid, return_counts=True)
         self.num_edge = edge_ids.numel()
-        pos = torch.repeat_interleave(
+        self.pt_pos = torch.repeat_interleave(
             torch.arange(self.num_edge, device=dev), counts)
-        self.pt_index = (pos * h + yi) * w + xi
+        self.pt_y, self.pt_x = yi, xi
         self.pt_ptr = [0] + torch.cumsum(counts, 0).tolist()
-        gt = torch.zeros((self.num_edge, h, w), dtype=torch.bool, device=dev)
-        gt.view(-1)[self.pt_index] = True
-        self.near = dilate_mask(gt, tol)
         others = keep[None].expand(n, c).clone().reshape(-1)
         others[edge_ids] = False
         other_ids = others.nonzero().squeeze(1)
@@ -94,56 +91,90 @@ class _Plan:
             else None
         self.tol = tol
 
-    def pixels(self, p_planes, block):
-        """The masked probabilities of a block: a view if possible."""
-        s, e, img, _ = block
+    def near(self, block, h, w):
+        """dil(y_edge) of the planes of an edge block: [S, H, W] bool."""
+        s, e = block[:2]
+        lo, hi = self.pt_ptr[s], self.pt_ptr[e]
+        gt = torch.zeros((e - s, h, w), dtype=torch.bool,
+                         device=self.pt_y.device)
+        gt[self.pt_pos[lo:hi] - s, self.pt_y[lo:hi], self.pt_x[lo:hi]] = True
+        return dilate_mask(gt, self.tol)
+
+    def view(self, planes, block):
+        """The planes of a block as a view, or None if not consecutive."""
+        s, e = block[:2]
         a, b = self.planes[s], self.planes[e - 1] + 1
-        if b - a == e - s:  # consecutive planes
-            x = p_planes[a:b]
-            return x * self.valid[img] if self.masked[img] else x
-        idx = torch.tensor(self.planes[s:e], device=p_planes.device)
-        x = p_planes.index_select(0, idx)
-        return x.mul_(self.valid[img]) if self.masked[img] else x
+        return planes[a:b] if b - a == e - s else None
+
+    def take(self, planes, block):
+        """The planes of a block: (view, True) if they are consecutive,
+        else (copy, False)."""
+        x = self.view(planes, block)
+        if x is not None:
+            return x, True
+        idx = torch.tensor(self.planes[block[0]:block[1]],
+                           device=planes.device)
+        return planes.index_select(0, idx), False
+
+    def put(self, planes, block, values):
+        """Write the planes of a block."""
+        s, e = block[:2]
+        a, b = self.planes[s], self.planes[e - 1] + 1
+        if b - a == e - s:
+            planes[a:b] = values
+        else:
+            planes.index_copy_(0, torch.tensor(
+                self.planes[s:e], device=planes.device), values)
+
+    def pixels(self, p_planes, block):
+        """The masked probabilities of a block (a view if possible)."""
+        img = block[2]
+        x, view = self.take(p_planes, block)
+        if not self.masked[img]:
+            return x
+        return x * self.valid[img] if view else x.mul_(self.valid[img])
 
 
-def _window_argmax(e, rows_max, index, tol):
-    """Max of each plane of ``e`` [S, H, W] over the square window around
-    the pixels ``index`` (flat in e), and the flat index of its first
-    maximum in raster order; ``rows_max`` is ``row_window_max(e, tol)``."""
+def _window_argmax(e, rows_max, plane, y, x, tol):
+    """Max of ``e`` [S, H, W] over the square windows around the pixels
+    ``(plane, y, x)`` and the flat index in e of the first maximum in
+    raster order; ``rows_max`` is ``row_window_max(e, tol)``."""
     s, h, w = e.shape
     offs = torch.arange(-tol, tol + 1, device=e.device)
-    plane, yx = index // (h * w), index % (h * w)
-    y, x = yx // w, yx % w
     rows = (y[:, None] + offs).clamp_(0, h - 1)  # non-decreasing
     plane = plane[:, None]
     vals, arg = rows_max[plane, rows, x[:, None]].max(1)
-    row = rows.gather(1, arg[:, None])
-    cols = (x[:, None] + offs).clamp_(0, w - 1)
-    flat = (plane * h + row) * w + cols
+    base = (plane * h + rows.gather(1, arg[:, None])) * w
+    flat = (x[:, None] + offs).clamp_(0, w - 1).add_(base)
     arg = e.reshape(-1)[flat].argmax(1, keepdim=True)
     return vals, flat.gather(1, arg)[:, 0]
 
 
 class _SoftEdgeSums(torch.autograd.Function):
     """Per plane of the plan: ``sum e`` and ``sum e * dil(y_edge)``, and
-    dil(e) at each GT boundary pixel, fusing masking, erosion, the four
-    functions and the sums over blocks of planes. Saves p (kept by autograd
-    anyway), the partial derivatives de/dp and de/d erode(p) and the argmax
-    of each dilation window; the erosion is recomputed for the gradient."""
+    dil(e) at each GT boundary pixel, from the logits: softmax, then
+    masking, erosion, the four functions and the sums fused over blocks of
+    planes. Saves p, the partial derivatives de/dp (laid out as p, so that
+    the gradient overwrites it) and de/d erode(p), the dilated GT
+    boundaries and the argmax of each dilation window; the erosion is
+    recomputed for the gradient, and the softmax backward ``p * (g -
+    sum_c p g)`` runs in place."""
 
     @staticmethod
-    def forward(ctx, p, plan, fns):
-        n, c, h, w = p.shape
-        p_planes = p.reshape(n * c, h, w)
+    def forward(ctx, logits, plan, fns):
+        n, c, h, w = logits.shape
+        p = torch.softmax(logits, dim=1)
+        p_planes = p.view(n * c, h, w)
         num = len(plan.planes)
         h1, h2, h3, h4 = fns
-        de_dp = p.new_empty((num, h, w))
+        de_dp = torch.empty_like(p_planes)  # by plane id; becomes the grad
         de_dpe = p.new_empty((num, h, w))
+        near = torch.empty((plan.num_edge, h, w), dtype=torch.uint8,
+                           device=p.device)
         e_sum = p.new_empty(num)
         e_near = p.new_empty(plan.num_edge)
-        at_gt = p.new_empty(len(plan.pt_index))
-        at_idx = torch.empty_like(plan.pt_index)
-        near = plan.near.view(torch.uint8)
+        at_gt = p.new_empty(len(plan.pt_pos))
+        at_idx = torch.empty_like(plan.pt_pos)
         for block in plan.blocks:
             s, e, _, is_edge = block
             x = plan.pixels(p_planes, block)
@@ -153,8 +184,11 @@ class _SoftEdgeSums(torch.autograd.Function):
             o3, d3 = h3.evaluate(x, True, clamp=False)
             o4, d4 = h4.evaluate(pe, True, clamp=False)
             # de/dp = h3'(p) (1 - h4(pe)) - h1'(p) h2(pe); de/dpe likewise
-            torch.addcmul(d3, d3, o4, value=-1.0, out=de_dp[s:e]).addcmul_(
+            dst = plan.view(de_dp, block)
+            dp = torch.addcmul(d3, d3, o4, value=-1.0, out=dst).addcmul_(
                 d1, o2, value=-1.0)
+            if dst is None:
+                plan.put(de_dp, block, dp)
             torch.addcmul(d4, d4, o3, value=-1.0, out=de_dpe[s:e]).addcmul_(
                 d2, o1, value=-1.0)
             soft = torch.add(o3, o4).addcmul_(o3, o4, value=-1.0).addcmul_(
@@ -162,32 +196,32 @@ class _SoftEdgeSums(torch.autograd.Function):
             e_sum[s:e] = soft.sum((1, 2))
             if not is_edge:
                 continue
-            e_near[s:e] = torch.mul(soft, near[s:e]).sum((1, 2))
+            near_b = near[s:e]
+            near_b.copy_(plan.near(block, h, w))
+            e_near[s:e] = torch.mul(soft, near_b).sum((1, 2))
             lo, hi = plan.pt_ptr[s], plan.pt_ptr[e]
-            if hi > lo:
-                local = plan.pt_index[lo:hi] - s * h * w
-                vals, arg = _window_argmax(
-                    soft, row_window_max(soft, plan.tol), local, plan.tol)
-                at_gt[lo:hi] = vals
-                at_idx[lo:hi] = arg + s * h * w
-        ctx.plan, ctx.shape = plan, p.shape
-        ctx.save_for_backward(p, de_dp, de_dpe, at_idx)
+            vals, arg = _window_argmax(
+                soft, row_window_max(soft, plan.tol), plan.pt_pos[lo:hi] - s,
+                plan.pt_y[lo:hi], plan.pt_x[lo:hi], plan.tol)
+            at_gt[lo:hi] = vals
+            at_idx[lo:hi] = arg
+        ctx.plan = plan
+        ctx.save_for_backward(p, de_dp, de_dpe, near, at_idx)
         return e_sum, e_near, at_gt
 
     @staticmethod
     def backward(ctx, g_sum, g_near, g_at):
-        p, de_dp, de_dpe, at_idx = ctx.saved_tensors
+        p, gp, de_dpe, near, at_idx = ctx.saved_tensors  # gp: de/dp
         plan = ctx.plan
-        n, c, h, w = ctx.shape
-        p_planes = p.reshape(n * c, h, w)
+        n, c, h, w = p.shape
+        p_planes = p.view(n * c, h, w)
         num = len(plan.planes)
-        gp = torch.empty_like(p_planes)
-        if num < n * c:  # planes without gradient
+        if num < n * c:  # planes without gradient w.r.t. p
             skipped = torch.ones(n * c, dtype=torch.bool, device=p.device)
             skipped[plan.planes] = False
             gp.index_fill_(0, skipped.nonzero().squeeze(1), 0.0)
+        dot = p.new_zeros((n, h, w))  # sum_c p_c * d loss / d p_c
         g_sum = g_sum if g_sum is not None else p.new_zeros(num)
-        near = plan.near.view(torch.uint8)
         for block in plan.blocks:
             s, e, img, is_edge = block
             # d loss / d e: per plane, near GT boundaries, at window argmaxes
@@ -199,8 +233,7 @@ class _SoftEdgeSums(torch.autograd.Function):
                     g = g_sum[s:e, None, None].expand(-1, h, w).clone()
                 lo, hi = plan.pt_ptr[s], plan.pt_ptr[e]
                 if g_at is not None and hi > lo:
-                    g.view(-1).index_add_(0, at_idx[lo:hi] - s * h * w,
-                                          g_at[lo:hi])
+                    g.view(-1).index_add_(0, at_idx[lo:hi], g_at[lo:hi])
             else:
                 g = g_sum[s:e, None, None]
             x = plan.pixels(p_planes, block)
@@ -208,16 +241,16 @@ class _SoftEdgeSums(torch.autograd.Function):
             pe = _min3(rows, -2)
             g_x = _min3_backward(
                 _min3_backward(de_dpe[s:e] * g, rows, pe, -2), x, rows, -1)
-            g_x.addcmul_(de_dp[s:e], g)
+            dp, view = plan.take(gp, block)
+            g_x = torch.addcmul(g_x, dp, g, out=dp if view else None)
             if plan.masked[img]:
                 g_x.mul_(plan.valid[img])
-            a, b = plan.planes[s], plan.planes[e - 1] + 1
-            if b - a == e - s:
-                gp[a:b] = g_x
-            else:
-                gp.index_copy_(0, torch.tensor(plan.planes[s:e],
-                                               device=p.device), g_x)
-        return gp.reshape(ctx.shape), None, None
+            dot[img] += torch.mul(x, g_x).sum(0)  # x = p where g_x != 0
+            if not view:
+                plan.put(gp, block, g_x)
+        # softmax backward, in place
+        gp = gp.view(n, c, h, w)
+        return gp.sub_(dot[:, None]).mul_(p), None, None
 
 
 def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, drop_bg=False,
@@ -236,16 +269,17 @@ def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, drop_bg=False,
         chunk_elems (int): elements per block of planes.
     """
     n, c, h, w = logits.shape
-    p = torch.softmax(logits, dim=1)
+    logits = logits.contiguous()
     with torch.no_grad():
         plan = _Plan(target, c, tol, drop_bg, max(1, chunk_elems // (h * w)),
-                     p.dtype)
-    e_sum, e_near, at_gt = _SoftEdgeSums.apply(p, plan, list(fns))
-    cls = torch.tensor(plan.planes, dtype=torch.long, device=p.device) % c
-    n_e = p.new_zeros(c).index_add(0, cls, e_sum)
-    match_fg = p.new_zeros(c).index_add(0, cls[:plan.num_edge], e_near)
-    match_gt = p.new_zeros(c).index_add(0, plan.pt_class, at_gt)
-    n_gt = plan.n_gt.to(p.dtype)
+                     logits.dtype)
+    e_sum, e_near, at_gt = _SoftEdgeSums.apply(logits, plan, list(fns))
+    cls = torch.tensor(plan.planes, dtype=torch.long, device=logits.device)
+    cls = cls % c
+    n_e = e_sum.new_zeros(c).index_add(0, cls, e_sum)
+    match_fg = e_sum.new_zeros(c).index_add(0, cls[:plan.num_edge], e_near)
+    match_gt = e_sum.new_zeros(c).index_add(0, plan.pt_class, at_gt)
+    n_gt = plan.n_gt.to(e_sum.dtype)
     prec = match_fg / (n_e + eps)
     rec = match_gt / (n_gt + eps)
     return 2 * prec * rec / (prec + rec + eps), n_gt
