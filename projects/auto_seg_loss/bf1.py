@@ -43,7 +43,9 @@ class _Plan:
             positions in ``planes``, one image per block.
         pt_pos, pt_y, pt_x (Tensor): [K] the GT boundary pixels of those
             planes (``pos``: position of the plane in ``planes``), sorted
-            by position, then in raster order.
+            by position, then in raster order; ``pt_col`` [K, 2 tol + 1]:
+            flat indices ``(pos * H + y') * W + x`` of the window's rows,
+            ``pt_dx`` [K, 2 tol + 1]: its column offsets (both clipped).
         pt_class (Tensor): [K] their class; ``pt_ptr``: CSR offsets per
             position (length ``num_edge + 1``).
         valid (Tensor): [N, 1, H, W] 0/1 float, or None without ignored
@@ -69,6 +71,12 @@ class _Plan:
         self.pt_pos = torch.repeat_interleave(
             torch.arange(self.num_edge, device=dev), counts)
         self.pt_y, self.pt_x = yi, xi
+        # dilation windows: flat indices of the centre column, offsets of
+        # the columns (both clipped to the image)
+        offs = torch.arange(-tol, tol + 1, device=dev)
+        rows = (yi[:, None] + offs).clamp_(0, h - 1)
+        self.pt_col = (rows + self.pt_pos[:, None] * h) * w + xi[:, None]
+        self.pt_dx = (xi[:, None] + offs).clamp_(0, w - 1) - xi[:, None]
         self.pt_ptr = [0] + torch.cumsum(counts, 0).tolist()
         others = keep[None].expand(n, c).clone().reshape(-1)
         others[edge_ids] = False
@@ -135,17 +143,19 @@ class _Plan:
         return x * self.valid[img] if view else x.mul_(self.valid[img])
 
 
-def _window_argmax(e, rows_max, plane, y, x, tol):
-    """Max of ``e`` [S, H, W] over the square windows around the pixels
-    ``(plane, y, x)`` and the flat index in e of the first maximum in
-    raster order; ``rows_max`` is ``row_window_max(e, tol)``."""
-    s, h, w = e.shape
-    offs = torch.arange(-tol, tol + 1, device=e.device)
-    rows = (y[:, None] + offs).clamp_(0, h - 1)  # non-decreasing
-    plane = plane[:, None]
-    vals, arg = rows_max[plane, rows, x[:, None]].max(1)
-    base = (plane * h + rows.gather(1, arg[:, None])) * w
-    flat = (x[:, None] + offs).clamp_(0, w - 1).add_(base)
+def _window_argmax(e, rows_max, col_index, cols):
+    """Max of ``e`` [S, H, W] over square windows and the flat index in e
+    of its first maximum in raster order.
+
+    Args:
+        rows_max (Tensor): ``row_window_max(e, tol)`` (contiguous).
+        col_index (Tensor): [K, 2 tol + 1] flat indices of each window's
+            centre column, rows clipped to the image (non-decreasing).
+        cols (Tensor): [K, 2 tol + 1] offsets ``x' - x`` of the window's
+            columns, clipped to the image.
+    """
+    vals, arg = rows_max.reshape(-1)[col_index].max(1)
+    flat = cols + col_index.gather(1, arg[:, None])
     arg = e.reshape(-1)[flat].argmax(1, keepdim=True)
     return vals, flat.gather(1, arg)[:, 0]
 
@@ -201,8 +211,8 @@ class _SoftEdgeSums(torch.autograd.Function):
             e_near[s:e] = torch.mul(soft, near_b).sum((1, 2))
             lo, hi = plan.pt_ptr[s], plan.pt_ptr[e]
             vals, arg = _window_argmax(
-                soft, row_window_max(soft, plan.tol), plan.pt_pos[lo:hi] - s,
-                plan.pt_y[lo:hi], plan.pt_x[lo:hi], plan.tol)
+                soft, row_window_max(soft, plan.tol),
+                plan.pt_col[lo:hi] - s * h * w, plan.pt_dx[lo:hi])
             at_gt[lo:hi] = vals
             at_idx[lo:hi] = arg
         ctx.plan = plan
