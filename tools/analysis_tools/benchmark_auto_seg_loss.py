@@ -1,15 +1,19 @@
 """Benchmark the Auto Seg-Loss surrogates against cross-entropy.
 
     python tools/analysis_tools/benchmark_auto_seg_loss.py [--batch 2]
-        [--classes 150] [--size 256] [--threads 1] [--repeat 3]
+        [--classes 150] [--size 256] [--threads 1] [--repeat 3] [--runs 1]
         [--ref-size 64]
 
 Every loss (mmseg's CrossEntropyLoss and AutoSegLoss for each target metric
 with its released parameters) runs forward + backward in float32 in its own
 process (one thread by default) on the same logits and labels (5% ignored),
 so its peak memory is its own: the peak resident set minus the resident set
-after the inputs were built and a small warm-up call. The table gives time
-and peak against cross-entropy measured in the same run, and the largest
+after the inputs were built and a small warm-up call. A process times
+``--repeat`` calls and keeps the best; ``--runs`` repeats the whole round
+of processes (cross-entropy first in each round) and the table gives the
+medians over the rounds, and the range of the time ratios (each round's
+time over that round's cross-entropy time), for a machine whose load
+varies. The table gives time and peak against cross-entropy, and the largest
 difference of the loss and of its gradient (relative to the largest
 gradient) from the float64 reference of the same formulas
 (``projects/auto_seg_loss/reference.py``), computed on the top-left
@@ -86,7 +90,7 @@ def worker(name, args, out_file):
         del lg, loss
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
     out = dict(time=min(times), peak_mb=max(peak, 0) / 1024)
-    if name != 'CE':
+    if name != 'CE' and args.ref_size >= 0:
         from projects.auto_seg_loss.reference import surrogate_reference
         r = args.ref_size or args.size
         lg = logits[:, :, :r, :r].clone().requires_grad_()
@@ -111,7 +115,9 @@ def main():
     parser.add_argument('--size', type=int, default=256)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--repeat', type=int, default=3)
-    parser.add_argument('--ref-size', type=int, default=64)
+    parser.add_argument('--runs', type=int, default=1)
+    parser.add_argument('--ref-size', type=int, default=64,
+                        help='-1: no reference comparison')
     parser.add_argument('--metrics', nargs='+', default=list(PARAMS))
     parser.add_argument('--worker', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -120,37 +126,59 @@ def main():
 
     print(f'{args.batch} x {args.classes} classes x {args.size} x '
           f'{args.size}, float32, forward + backward, {args.threads} '
-          f'thread(s), best of {args.repeat}; reference: float64 on the '
-          f'{args.ref_size or args.size} px crop')
-    print('| loss | time | x CE | peak | x CE | target | |loss - ref| | '
-          'max |grad - ref| / max |grad| |')
-    print('|---|---|---|---|---|---|---|---|')
-    res = {}
+          f'thread(s), best of {args.repeat} calls, median of {args.runs} '
+          f'run(s); reference: float64 on the {args.ref_size or args.size} '
+          f'px crop')
+    names = ['CE'] + args.metrics
+    res = {name: {} for name in names}  # run -> worker output
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ['CE'] + args.metrics:
-            out = os.path.join(tmp, f'{name}.json')
-            cmd = [sys.executable, __file__, '--worker', name, out]
-            for key in ('batch', 'classes', 'size', 'threads', 'repeat',
-                        'ref_size'):
-                cmd += [f'--{key.replace("_", "-")}', str(getattr(args, key))]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(f'| {name} | failed: '
-                      f'{proc.stderr.strip().splitlines()[-1:]} |')
-                continue
-            with open(out) as f:
-                res[name] = r = json.load(f)
-            ce = res.get('CE')
-            if name == 'CE':
-                print(f"| cross-entropy | {r['time']:.3f} s | 1.00 | "
-                      f"{r['peak_mb']:.0f} MB | 1.00 | - | - | - |")
-                continue
-            t_ratio = r['time'] / ce['time'] if ce else float('nan')
-            m_ratio = r['peak_mb'] / ce['peak_mb'] if ce else float('nan')
-            print(f"| {name} | {r['time']:.3f} s | {t_ratio:.2f} | "
-                  f"{r['peak_mb']:.0f} MB | {m_ratio:.2f} | "
-                  f"<= {TARGETS[name]}x | {r['loss_diff']:.1e} | "
-                  f"{r['grad_diff']:.1e} |", flush=True)
+        for run in range(args.runs):
+            for name in names:
+                out = os.path.join(tmp, f'{name}.json')
+                cmd = [sys.executable, __file__, '--worker', name, out]
+                for key in ('batch', 'classes', 'size', 'threads', 'repeat',
+                            'ref_size'):
+                    value = getattr(args, key)
+                    if key == 'ref_size' and run > 0:
+                        value = -1  # the reference once is enough
+                    cmd += [f'--{key.replace("_", "-")}', str(value)]
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    print(f'{name} failed: '
+                          f'{proc.stderr.strip().splitlines()[-1:]}')
+                    continue
+                with open(out) as f:
+                    res[name][run] = json.load(f)
+
+    def median(values):
+        values = sorted(values)
+        k = len(values)
+        return (values[(k - 1) // 2] + values[k // 2]) / 2
+
+    print('| loss | time | x CE | (range) | peak | x CE | target | '
+          '|loss - ref| | max |grad - ref| / max |grad| |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    ce = res['CE']
+    for name in names:
+        rows = res[name]
+        if not rows:
+            continue
+        t = median([r['time'] for r in rows.values()])
+        peak = median([r['peak_mb'] for r in rows.values()])
+        if name == 'CE':
+            print(f'| cross-entropy | {t:.3f} s | 1.00 | - | {peak:.0f} MB | '
+                  f'1.00 | - | - | - |')
+            continue
+        ratios = [r['time'] / ce[k]['time'] for k, r in rows.items()
+                  if k in ce] or [float('nan')]
+        m_ratio = peak / median([c['peak_mb'] for c in ce.values()]) \
+            if ce else float('nan')
+        ref = rows.get(0, {})
+        print(f"| {name} | {t:.3f} s | {median(ratios):.2f} | "
+              f"{min(ratios):.2f}-{max(ratios):.2f} | {peak:.0f} MB | "
+              f"{m_ratio:.2f} | <= {TARGETS[name]}x | "
+              f"{ref.get('loss_diff', float('nan')):.1e} | "
+              f"{ref.get('grad_diff', float('nan')):.1e} |", flush=True)
 
 
 if __name__ == '__main__':
