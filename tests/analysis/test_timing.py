@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis_tools'))
 import benchmark_configs  # noqa: E402
 
-LINEAR = 'configs/ssl_eval/resnet18-tiny_fair-pre_1xb32-linear-100it_synthetic-imagenet.py'
-REVCOL = 'configs/revcol/revcol-tiny_1xb8-100it_synthetic-imagenet.py'
+HIERA = 'configs/hiera/hiera-nano_tiny_1xb8-40it_synthetic-imagenet.py'
+CASTLING = 'configs/castling_vit/castling-vit_tiny_1xb8-100it_synthetic-imagenet.py'
 
 
 def _row(name, scale):
@@ -58,16 +58,16 @@ def test_live_tensor_peak_closed_form():
 
 def test_cli_rows_follow_the_given_order(imagenet_root, capsys):
     rows = benchmark_configs.main([
-        str(ROOT / REVCOL), str(ROOT / LINEAR), '--data-root',
+        str(ROOT / CASTLING), str(ROOT / HIERA), '--data-root',
         str(imagenet_root), '--iters', '1', '--warmup', '1',
         '--batch-size', '2'])
     assert [Path(r['config']).name for r in rows] == [
-        Path(REVCOL).name, Path(LINEAR).name]
+        Path(CASTLING).name, Path(HIERA).name]
     assert all('error' not in r for r in rows), rows
     table = capsys.readouterr().out.splitlines()
     body = [line for line in table if line.startswith('| configs') or
             line.startswith(f'| {ROOT}')]
-    assert Path(REVCOL).name in body[0] and Path(LINEAR).name in body[1]
+    assert Path(CASTLING).name in body[0] and Path(HIERA).name in body[1]
     assert body[0].count('(1.00x)') == 4
     assert rows[0]['train_peak_mb'] > 0 and rows[1]['train_ms'] > 0
 
@@ -75,5 +75,5 @@ def test_cli_rows_follow_the_given_order(imagenet_root, capsys):
 def test_cli_missing_config_exits_2(tmp_path, capsys):
     missing = tmp_path / 'none.py'
     with pytest.raises(SystemExit) as exc:
-        benchmark_configs.main([str(ROOT / LINEAR), str(missing)])
+        benchmark_configs.main([str(ROOT / HIERA), str(missing)])
     assert exc.value.code == 2 and str(missing) in capsys.readouterr().err
