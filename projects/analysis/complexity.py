@@ -12,10 +12,9 @@ What is counted (``counted`` in the result):
 - ssl: ``model.extract_feat(inputs)`` (the encoder used downstream);
 - bev: the image backbone + neck over every image of the sample
   (T frames x N cameras; the history frames go through the same backbone),
-  and separately the whole BEVFormer v2 forward (``_forward``: history BEVs,
-  perspective head, hybrid proposals, BEV encoder, decoder) where the
-  tracer handles it. Ops the counter does not know (e.g. ``grid_sample``
-  in the deformable attention, NMS) count zero; see the warnings.
+  and separately the whole forward as ``projects.bevformer_v2.complexity``
+  counts it (history BEVs, perspective head, BEV encoder, decoder, with
+  the deformable sampling).
 
 A model containing an InternImage backbone also gets the official
 InternImage count (``projects.internimage.complexity``, DCNv3 cores
@@ -168,6 +167,33 @@ def _count(module, fn, inputs):
                 unsupported_ops=capture.unsupported)
 
 
+def _test_crop(cfg):
+    """``(x0, y0, x1, y1)`` of the test pipeline's CropResizeFlipImage."""
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
+    for t in loader.get('dataset', {}).get('pipeline', []):
+        if t.get('type') == 'CropResizeFlipImage' and t.get('crop'):
+            return tuple(t['crop'])
+    return None
+
+
+def _bev_whole(cfg, shape):
+    """The whole BEVFormer v2 forward with ``projects.bevformer_v2.complexity``
+    (deformable sampling and DCNv3 cores included, SCA queries from the
+    nuScenes rig); the image is the test crop of the config's pipeline."""
+    from projects.bevformer_v2.complexity import bevformer_v2_complexity
+    name = 'whole BEVFormer v2 forward (projects.bevformer_v2.complexity)'
+    crop = _test_crop(cfg)
+    if crop is None:
+        return {name: dict(error='no CropResizeFlipImage crop in the test pipeline')}
+    try:
+        whole = bevformer_v2_complexity(cfg.model, img_shape=tuple(shape),
+                                        crop_top=crop[1],
+                                        full_size=(crop[3], crop[2]))
+    except ValueError as err:  # e.g. a --shape that is not the test crop
+        return {name: dict(error=str(err))}
+    return {name: dict(flops=int(whole['total']), params=int(whole['params']))}
+
+
 def _internimage_part(model, shape, images):
     from projects.internimage.internimage import InternImage
     for name, mod in model.named_modules():
@@ -222,14 +248,7 @@ def model_complexity(cfg, shape=None, full_bev=True):
                 f'{imgs.shape[2]} camera(s) = {images} images)')
         result.update(part, counted=name)
         if full_bev:
-            try:
-                full = _count(model, lambda m, x: m._forward(dict(imgs=x),
-                                                             samples), (imgs,))
-                result['parts']['whole BEVFormer v2 forward (ops known to '
-                                'the counter)'] = full
-            except Exception as err:  # the tracer cannot follow every model
-                result['parts']['whole forward'] = dict(
-                    error=f'{type(err).__name__}: {err}'.splitlines()[0])
+            result['parts'].update(_bev_whole(cfg, shape))
     else:
         if task == 'seg' and getattr(model, 'auxiliary_head', None) is not None:
             model.auxiliary_head = None
