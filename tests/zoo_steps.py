@@ -9,27 +9,10 @@ import json
 import uuid
 from pathlib import Path
 
-from mmengine.config import ConfigDict
-
+from projects.analysis.samples import set_data_root
 from projects.run_config import build_runner, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _set_data_root(node, data_root):
-    """Point every dataset and evaluator annotation file at ``data_root``."""
-    if isinstance(node, (dict, ConfigDict)):
-        if 'data_root' in node:
-            old = str(node['data_root']).rstrip('/')
-            node['data_root'] = str(data_root)
-            if isinstance(node.get('ann_file'), str) and \
-                    node['ann_file'].startswith(old):
-                node['ann_file'] = str(data_root) + node['ann_file'][len(old):]
-        for value in node.values():
-            _set_data_root(value, data_root)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _set_data_root(value, data_root)
 
 
 def train_steps(config, data_root, work_dir, iters=1, batch_size=2,
@@ -46,15 +29,7 @@ def train_steps(config, data_root, work_dir, iters=1, batch_size=2,
     # the runner formats the config text with yapf up to three times
     # (log, dump, visualizer); seconds per run that a test does not need
     object.__setattr__(cfg, '_format_python_code', False)
-    old_root = str(cfg.get('data_root', '')).rstrip('/')
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(key) is not None:
-            _set_data_root(cfg[key], data_root)
-    for key in ('val_evaluator', 'test_evaluator'):
-        ev = cfg.get(key)
-        if isinstance(ev, dict) and isinstance(ev.get('ann_file'), str) \
-                and old_root and ev['ann_file'].startswith(old_root):
-            ev['ann_file'] = str(data_root) + ev['ann_file'][len(old_root):]
+    set_data_root(cfg, data_root)
     loader = cfg.train_dataloader
     loader.update(batch_size=batch_size, num_workers=0,
                   persistent_workers=False)
