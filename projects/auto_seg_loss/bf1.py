@@ -49,7 +49,7 @@ class _Plan:
         pt_class (Tensor): [K] their class; ``pt_ptr``: CSR offsets per
             position (length ``num_edge + 1``).
         valid (Tensor): [N, 1, H, W] 0/1 float, or None without ignored
-            pixels; ``masked[n]``: image n has ignored pixels.
+            pixels.
     """
 
     def __init__(self, target, c, tol, drop_bg, step, dtype):
@@ -94,8 +94,7 @@ class _Plan:
                 self.blocks.append((s, e, img, is_edge))
                 s = e
         invalid = target < 0
-        self.masked = invalid.flatten(1).any(1).tolist()
-        self.valid = (~invalid).to(dtype)[:, None] if any(self.masked) \
+        self.valid = (~invalid).to(dtype)[:, None] if bool(invalid.any()) \
             else None
         self.tol = tol
 
@@ -134,13 +133,6 @@ class _Plan:
             planes.index_copy_(0, torch.tensor(
                 self.planes[s:e], device=planes.device), values)
 
-    def pixels(self, p_planes, block):
-        """The masked probabilities of a block (a view if possible)."""
-        img = block[2]
-        x, view = self.take(p_planes, block)
-        if not self.masked[img]:
-            return x
-        return x * self.valid[img] if view else x.mul_(self.valid[img])
 
 
 def _window_argmax(e, rows_max, col_index, cols):
@@ -174,6 +166,10 @@ class _SoftEdgeSums(torch.autograd.Function):
     def forward(ctx, logits, plan, fns):
         n, c, h, w = logits.shape
         p = torch.softmax(logits, dim=1)
+        if plan.valid is not None:
+            # p = 0 at ignored pixels: e = 0 there, the erosion sees void,
+            # and p * (g - sum_c p g), the softmax backward, is 0 there
+            p.mul_(plan.valid)
         p_planes = p.view(n * c, h, w)
         num = len(plan.planes)
         h1, h2, h3, h4 = fns
@@ -187,7 +183,7 @@ class _SoftEdgeSums(torch.autograd.Function):
         at_idx = torch.empty_like(plan.pt_pos)
         for block in plan.blocks:
             s, e, _, is_edge = block
-            x = plan.pixels(p_planes, block)
+            x = plan.take(p_planes, block)[0]
             pe = _min3(_min3(x, -1), -2)
             o1, d1 = h1.evaluate(x, True, clamp=False)
             o2, d2 = h2.evaluate(pe, True, clamp=False)
@@ -246,16 +242,14 @@ class _SoftEdgeSums(torch.autograd.Function):
                     g.view(-1).index_add_(0, at_idx[lo:hi], g_at[lo:hi])
             else:
                 g = g_sum[s:e, None, None]
-            x = plan.pixels(p_planes, block)
+            x = plan.take(p_planes, block)[0]
             rows = _min3(x, -1)
             pe = _min3(rows, -2)
             g_x = _min3_backward(
                 _min3_backward(de_dpe[s:e] * g, rows, pe, -2), x, rows, -1)
             dp, view = plan.take(gp, block)
             g_x = torch.addcmul(g_x, dp, g, out=dp if view else None)
-            if plan.masked[img]:
-                g_x.mul_(plan.valid[img])
-            dot[img] += torch.mul(x, g_x).sum(0)  # x = p where g_x != 0
+            dot[img] += torch.mul(x, g_x).sum(0)
             if not view:
                 plan.put(gp, block, g_x)
         # softmax backward, in place
