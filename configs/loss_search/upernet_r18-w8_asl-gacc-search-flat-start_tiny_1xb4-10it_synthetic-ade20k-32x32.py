@@ -39,9 +39,13 @@ val_dataloader = dict(batch_size=8, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU'])]
 test_evaluator = val_evaluator
+# a large SGD step: at initialisation the gradient of the accuracy
+# surrogate (a mean of h(p) over pixels and 150 classes) is small; with the
+# identity h this proxy reaches ~32 aAcc in 10 iterations, with the flat
+# start ~0, with slopes 0.15 and 0.22 at zero ~3 and ~20
 optim_wrapper = dict(
     _delete_=True, type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.5, momentum=0.9, weight_decay=5e-4))
+    optimizer=dict(type='SGD', lr=5.0, momentum=0.9, weight_decay=5e-4))
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters,
          by_epoch=False)

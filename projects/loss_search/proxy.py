@@ -65,6 +65,8 @@ def run_proxy(config_path, metric):
     object.__setattr__(cfg, '_format_python_code', False)
     if cfg.get('visualizer') is not None:
         cfg.visualizer.name = f'visualizer_{uuid.uuid4().hex}'
+    if cfg.get('experiment_name') is None:  # own MessageHub in one process
+        cfg.experiment_name = f'proxy_{uuid.uuid4().hex[:8]}'
     runner = build_runner(cfg)
     runner.train()
     metrics = runner.val_loop.run()
