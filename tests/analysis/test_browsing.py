@@ -70,12 +70,13 @@ def test_browse_seg_draws_masks(ade20k_root, tmp_path):
     labelled = seg != 255
     assert labelled.mean() > 0.3
     # SegLocalVisualizer: 0.2 * image + 0.8 * mask, mask = palette[label]
-    # where labelled, black where ignored (class-name captions cover a few
-    # pixels)
+    # where labelled, black where ignored. Class-name captions cover a few
+    # pixels, which can be most of the ignored ones when the random crop
+    # keeps only a few: the ignored pixels are checked as part of the whole.
     palette = np.array(r['meta']['palette'], dtype=float)
     mask = np.where(labelled[..., None], palette[np.where(labelled, seg, 0)], 0)
     close = np.abs(written - (0.2 * r['raw'] + 0.8 * mask)).max(-1) <= 2
-    assert close[labelled].mean() > 0.9 and close[~labelled].mean() > 0.9
+    assert close[labelled].mean() > 0.9 and close.mean() > 0.9
     assert _changed(written, r['raw'])[labelled].mean() > 0.5
 
 
