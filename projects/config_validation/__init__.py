@@ -1,9 +1,11 @@
 """Fail-fast validation of configs before any work starts: unknown types and
-arguments (with suggestions), missing data roots,
-annotation files and image folders, malformed COCO annotation files."""
-from .annotations import check_coco_file, coco_problems
+arguments (with suggestions), missing data roots, annotation files and image
+folders, and bad records of COCO, segmentation, classification and nuScenes
+data."""
+from .coco import check_coco_file, coco_problems
 from .data_paths import check_data
 from .errors import ConfigError
+from .nuscenes_infos import infos_problems
 from .type_check import check_types
 
 
@@ -19,5 +21,5 @@ def validate_config(cfg, splits=('train', 'val'), source=''):
     check_data(cfg, splits, source)
 
 
-__all__ = ['ConfigError', 'validate_config', 'check_types',
-           'check_data', 'check_coco_file', 'coco_problems']
+__all__ = ['ConfigError', 'validate_config', 'check_types', 'check_data',
+           'check_coco_file', 'coco_problems', 'infos_problems']
