@@ -1,12 +1,18 @@
 """Evaluate a checkpoint with the test split of a config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out preds.pkl]
-        [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher pytorch]
+        [--show-dir DIR] [--tta] [--allow-mismatch] [--cfg-options k=v ...]
+        [--launcher pytorch]
 
-The metrics are printed and written to ``<work_dir>/<timestamp>/metrics.json``.
+The metrics are printed and written to ``<work_dir>/<timestamp>/metrics.json``
+with ``checkpoint_keys``: how many model keys the checkpoint filled and which
+it lacked or held with another shape. A checkpoint that fills fewer than half
+of the model keys, or none of a top-level module (a checkpoint of another
+model), is refused unless ``--allow-mismatch`` is given.
 """
 import argparse
 import inspect
+import json
 import os.path as osp
 import sys
 from pathlib import Path
@@ -20,6 +26,8 @@ from projects.config_validation import validate_config  # noqa: E402
 from projects.config_validation.type_check import (  # noqa: E402
     resolve, scope_registries)
 from projects.stack_compat import UnsafeCheckpointError  # noqa: E402
+from projects.training_guards import (  # noqa: E402
+    CheckpointMismatchError, check_checkpoint, storage_error_message)
 
 
 def parse_args(argv=None):
@@ -31,6 +39,10 @@ def parse_args(argv=None):
                         'to this directory (inside the work dir)')
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation (tta_model/tta_pipeline)')
+    parser.add_argument('--allow-mismatch', action='store_true',
+                        help='evaluate even when most model keys, or a whole '
+                        'module, are missing from the checkpoint or have '
+                        'another shape there')
     add_common_args(parser)
     args = parser.parse_args(argv)
     set_local_rank(args)
@@ -87,14 +99,27 @@ def main(argv=None):
         validate_config(cfg, ('test',), source=args.config)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
         error_exit(args.config, err)
-    runner = build_runner(cfg)
     try:
+        runner = build_runner(cfg)
+        keys = check_checkpoint(runner.model, args.checkpoint,
+                                args.allow_mismatch)
+        if keys.missing or keys.mismatched:
+            runner.logger.warning(f'checkpoint {args.checkpoint}: '
+                                  f'{keys.summary()}')
         metrics = runner.test()
-    except UnsafeCheckpointError as err:
+        metrics = {k: float(v) if hasattr(v, '__float__') else v
+                   for k, v in metrics.items()}
+        print(f'metrics: {json.dumps(metrics)}')  # kept if the file fails
+        metrics['checkpoint_keys'] = keys.as_dict()
+        write_json_atomic(osp.join(runner.log_dir, 'metrics.json'), metrics)
+    except (UnsafeCheckpointError, CheckpointMismatchError) as err:
         error_exit(args.config, err)
-    metrics = {k: float(v) if hasattr(v, '__float__') else v
-               for k, v in metrics.items()}
-    write_json_atomic(osp.join(runner.log_dir, 'metrics.json'), metrics)
+    except OSError as err:
+        message = storage_error_message(err, cfg.work_dir,
+                                        checkpoint=args.checkpoint)
+        if message is None:
+            raise
+        error_exit(args.config, message)
     print(f'metrics written to {osp.join(runner.log_dir, "metrics.json")}')
     return metrics
 

@@ -14,7 +14,8 @@ from projects.run_config import (add_common_args, build_runner,  # noqa: E402
 from projects.run_config.cli import set_local_rank  # noqa: E402
 from projects.config_validation import validate_config  # noqa: E402
 from projects.stack_compat import UnsafeCheckpointError  # noqa: E402
-from projects.training_guards import NonFiniteLossError  # noqa: E402
+from projects.training_guards import (  # noqa: E402
+    NonFiniteLossError, storage_error_message)
 
 
 def parse_args(argv=None):
@@ -71,11 +72,16 @@ def main(argv=None):
         validate_config(cfg, splits, source=args.config)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
         error_exit(args.config, err)
-    runner = build_runner(cfg)
     try:
+        runner = build_runner(cfg)
         runner.train()
     except (UnsafeCheckpointError, NonFiniteLossError) as err:
         error_exit(args.config, err)
+    except OSError as err:  # a read-only or full work dir: one line
+        message = storage_error_message(err, cfg.work_dir)
+        if message is None:
+            raise
+        error_exit(args.config, message)
 
 
 if __name__ == '__main__':

@@ -61,8 +61,23 @@ def atomic_write(path, data, mode='wb', encoding=None):
 
     The data goes to ``.<name>.<pid>.<random>.tmp`` next to ``path`` first;
     leftovers of writers that were killed are removed on the next write.
+
+    Raises:
+        OSError: the write failed (read-only file system, disk full, ...);
+            its ``filename`` is ``path`` (a failed ``write`` or ``fsync``
+            names no file), ``path`` is unchanged and the temporary file
+            is gone.
     """
     path = os.fspath(path)
+    try:
+        _write_and_replace(path, data, mode, encoding)
+    except OSError as err:
+        if err.filename == path or err.errno is None:
+            raise
+        raise OSError(err.errno, err.strerror, path) from err
+
+
+def _write_and_replace(path, data, mode, encoding):
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temporaries(path)
