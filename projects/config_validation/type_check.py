@@ -2,23 +2,38 @@
 
 Runs before any dataset or model is built: an unknown type name or a keyword
 that the resolved class does not take fails with the config key path and the
-closest valid names.
+closest valid names. Keywords are bound to the signatures of every typed
+entry (hooks, optimizers, schedulers, loops, models ...), following
+``**kwargs`` where a class forwards it (:mod:`.signatures`).
 """
 import importlib
-import inspect
+import re
 
 from mmengine.registry import Registry
 from mmengine.registry import root as root_registries
 
 from .errors import ConfigError, suggest
+from .signatures import accepted_keywords
 
 # Arguments the runner passes itself when building these objects.
 INJECTED = {'runner', 'dataloader', 'evaluator', 'optimizer', 'dataset',
             'seed', 'module', 'name', 'params'}
 RESERVED = {'type', '_scope_', '_delete_'}
-# Keys read by the builder of a config entry, not by its ``type``: the
-# optimizer-wrapper constructor consumes these before building OptimWrapper.
-CONSUMED = {'optim_wrapper': {'constructor', 'paramwise_cfg'}}
+# Keys read by the builder of a config entry, not by its ``type`` (pattern
+# of the key path -> keys): the optimizer-wrapper constructor consumes
+# ``constructor``/``paramwise_cfg``, ``Runner.register_hook`` pops
+# ``priority``, mmengine's scheduler builder ``convert_to_iter_based``.
+CONSUMED = (
+    (r'optim_wrapper', {'constructor', 'paramwise_cfg'}),
+    (r'(default_hooks\.\w+|custom_hooks\[\d+\])', {'priority'}),
+    (r'param_scheduler(\.\w+)?(\[\d+\])?', {'convert_to_iter_based'}),
+)
+
+
+def consumed_keys(path):
+    """Keys the builder of the entry at ``path`` reads itself."""
+    return set().union(*(keys for pattern, keys in CONSUMED
+                         if re.fullmatch(pattern, path)))
 
 
 def scope_registries(scope):
@@ -68,26 +83,6 @@ def resolve(type_name, registries):
     return found
 
 
-def accepted_keywords(obj):
-    """Parameter names ``obj`` accepts, or None if any keyword may be valid.
-
-    torch layers (``norm_cfg=dict(type='BN', requires_grad=True)``) are built
-    by mmcv's ``build_*_layer`` helpers, which consume extra keys, so their
-    arguments are not checked.
-    """
-    if getattr(obj, '__module__', '').startswith('torch.'):
-        return None
-    try:
-        sig = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return None
-    params = sig.parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-
 class TypeChecker:
     """Walks a config and checks its ``type`` entries against the registries."""
 
@@ -122,11 +117,11 @@ class TypeChecker:
             raise ConfigError(
                 f"{self.source}key '{path}.type': '{type_name}' is not a "
                 f"registered type in scope '{scope}'.{hint}")
-        accepted = [accepted_keywords(obj) for obj in objs]
+        accepted = [accepted_keywords(obj, node) for obj in objs]
         if any(a is None for a in accepted):
             return
         allowed = (set().union(*accepted) | INJECTED | RESERVED
-                   | CONSUMED.get(path, set()))
+                   | consumed_keys(path))
         for key in node:
             if key not in allowed:
                 raise ConfigError(
