@@ -113,7 +113,9 @@ def infos_problems(doc, cameras=None, data_root=''):
         return ['expected an object with metainfo and a data_list list, got '
                 + (f'keys {sorted(map(str, doc))}' if isinstance(doc, dict)
                    else describe(doc))]
-    problems = []
+    meta = doc.get('metainfo')
+    problems = [] if isinstance(meta, dict) else [
+        f'metainfo must be an object, got {describe(meta)}']
     for i, info in enumerate(doc['data_list']):
         problems += sample_problems(info, i, cameras, data_root)
     return problems

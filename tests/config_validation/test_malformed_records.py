@@ -81,7 +81,6 @@ def test_malformed_coco_records_never_crash(seed):
 @pytest.mark.parametrize('seed', range(4))
 def test_malformed_infos_records_never_crash(seed):
     rng = random.Random(seed)
-    base = len(infos_problems(_infos_doc()))
     found = 0
     for _ in range(300):
         doc = _infos_doc()
@@ -89,5 +88,6 @@ def test_malformed_infos_records_never_crash(seed):
             doc = _mutate(rng, doc)
         problems = infos_problems(doc, ['CAM_FRONT'])
         assert all(isinstance(p, str) and p for p in problems)
-        found += len(problems) > base
-    assert found > 150
+        # beyond the missing image files of the intact document
+        found += any('does not exist' not in p for p in problems)
+    assert found > 200

@@ -89,11 +89,15 @@ def test_bad_records_are_all_reported(coco_root, tmp_path):
         check_coco_file(str(path))
     msg = str(err.value)
     ids = [a['id'] for a in doc['annotations'][:3]]
-    assert f'annotation id {ids[0]}' in msg and 'non-positive size' in msg
-    assert f'annotation id {ids[1]}' in msg and 'category_id 999' in msg
-    assert f'annotation id {ids[2]}' in msg and '[x, y, w, h]' in msg
-    assert 'expected keys id, file_name, height, width' in msg
-    assert msg.startswith(f'annotation file {path} has ')
+    assert f'annotations[0] (id {ids[0]}): bbox [1, 2, 0, 5] has ' \
+        'non-positive size' in msg
+    assert f'annotations[1] (id {ids[1]}): category_id 999 is not in ' \
+        'categories' in msg
+    assert f"annotations[2] (id {ids[2]}): 'bbox' must be [x, y, w, h]" in msg
+    last = len(doc['images']) - 1
+    assert (f"images[{last}] (id {doc['images'][-1]['id']}): missing "
+            "'file_name' (expected a non-empty string)") in msg
+    assert msg.startswith(f'annotation file {path} has 4 invalid record(s)')
 
 
 def test_box_outside_its_image_is_reported(coco_root, tmp_path):
@@ -104,8 +108,9 @@ def test_box_outside_its_image_is_reported(coco_root, tmp_path):
     ann['bbox'] = [img['width'] + 3, 2, 5, 5]
     path = tmp_path / 'outside.json'
     path.write_text(json.dumps(doc))
-    with pytest.raises(ConfigError, match=rf"annotation id {ann['id']} .*"
-                       rf"lies outside its {img['width']}x{img['height']}"):
+    with pytest.raises(ConfigError, match=rf"annotations\[0\] \(id "
+                       rf"{ann['id']}\): .*lies outside its "
+                       rf"{img['width']}x{img['height']}"):
         check_coco_file(str(path))
 
 
