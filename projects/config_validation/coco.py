@@ -40,26 +40,27 @@ def _where(kind, i, rec):
 
 
 def _image_problems(images, problems):
-    """Valid image records by id."""
-    valid = {}
+    """Fully valid image records by id, and every integer id listed."""
+    valid, ids = {}, set()
     for i, img in enumerate(images):
         where = _where('images', i, img)
         if not isinstance(img, dict):
             problems.append(f'{where}: expected an object with id, file_name, '
                             f'height, width, got {describe(img)}')
             continue
-        ok = [_field(img, 'id', is_int, 'an integer', where, problems),
-              _field(img, 'file_name', lambda v: isinstance(v, str) and v,
+        ok = [_field(img, 'id', is_int, 'an integer', where, problems)]
+        if ok[0]:
+            if img['id'] in ids:
+                problems.append(f"{where}: duplicate image id {img['id']}")
+            ids.add(img['id'])
+        ok += [_field(img, 'file_name', lambda v: isinstance(v, str) and v,
                      'a non-empty string', where, problems)]
         ok += [_field(img, k, lambda v: is_int(v) and v > 0,
                       'a positive integer', where, problems)
                for k in ('height', 'width')]
-        if not all(ok):
-            continue
-        if img['id'] in valid:
-            problems.append(f"{where}: duplicate image id {img['id']}")
-        valid[img['id']] = img
-    return valid
+        if all(ok):
+            valid[img['id']] = img
+    return valid, ids
 
 
 def _category_problems(categories, problems):
@@ -94,7 +95,7 @@ def _valid_segmentation(seg):
     return False
 
 
-def _annotation_problems(anns, images, cat_ids, problems):
+def _annotation_problems(anns, images, image_ids, cat_ids, problems):
     seen = set()
     for i, ann in enumerate(anns):
         where = _where('annotations', i, ann)
@@ -110,7 +111,7 @@ def _annotation_problems(anns, images, cat_ids, problems):
         img = None
         if _field(ann, 'image_id', is_int, 'an integer', where, problems):
             img = images.get(ann['image_id'])
-            if img is None:
+            if ann['image_id'] not in image_ids:
                 problems.append(f"{where}: image_id {ann['image_id']} is not "
                                 'in images')
         if (_field(ann, 'category_id', is_int, 'an integer', where, problems)
@@ -159,9 +160,10 @@ def coco_problems(doc):
                 if not isinstance(doc.get(k), list)]
     if problems:
         return problems
-    images = _image_problems(doc['images'], problems)
+    images, image_ids = _image_problems(doc['images'], problems)
     cat_ids = _category_problems(doc['categories'], problems)
-    _annotation_problems(doc['annotations'], images, cat_ids, problems)
+    _annotation_problems(doc['annotations'], images, image_ids, cat_ids,
+                         problems)
     return problems
 
 
@@ -214,5 +216,5 @@ def check_coco_file(path, img_dir=None, doc=None):
     note = ''
     if not problems and img_dir is not None:
         problems, note = image_file_problems(
-            _image_problems(doc['images'], []), img_dir)
+            _image_problems(doc['images'], [])[0], img_dir)
     raise_problems(f'annotation file {path}', problems, note)
