@@ -58,7 +58,7 @@ def test_coco_wrongly_typed_and_missing_fields(coco):
 
     doc = _edit_json(ann, edit)
     msg = _check_retinanet()
-    assert msg.startswith(f'annotation file data/synthetic_coco/annotations/'
+    assert msg.startswith('annotation file data/synthetic_coco/annotations/'
                           'instances_train2017.json has 4 invalid record(s)')
     img, anns = doc['images'][0], doc['annotations']
     assert (f"images[0] (id {img['id']}): 'height' must be a positive "
