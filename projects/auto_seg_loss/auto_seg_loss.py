@@ -11,6 +11,7 @@ import torch
 from mmseg.registry import MODELS
 from torch import nn
 
+from .backend import check_backend
 from .bezier import PiecewiseBezier
 from .bf1 import bf1_surrogate
 from .boundary import trimap
@@ -28,23 +29,25 @@ def _mean(values, keep):
     return values.sum() * 0.0
 
 
-def iou_surrogate(logits, target, h_and, h_or, eps=1e-8, chunk_elems=1 << 18):
+def iou_surrogate(logits, target, h_and, h_or, eps=1e-8, chunk_elems=None,
+                  backend='auto'):
     """Per-class soft IoU ``sum h_and(p) y / sum (h_or(p) + y - h_or(p) y)``
     over the valid pixels of the batch; returns (iou [C], counts [C])."""
     (g_and, g_or), s_or, n = region_sums(logits, target, [h_and, h_or],
-                                         h_or, chunk_elems)
+                                         h_or, chunk_elems, backend)
     return g_and / (s_or - g_or + n + eps), n
 
 
-def acc_surrogate(logits, target, h, chunk_elems=1 << 18):
+def acc_surrogate(logits, target, h, chunk_elems=None, backend='auto'):
     """Per-class soft hits ``sum h(p_c) y_c`` and counts ``sum y_c``."""
-    (hits, ), _, n = region_sums(logits, target, [h], None, chunk_elems)
+    (hits, ), _, n = region_sums(logits, target, [h], None, chunk_elems,
+                                 backend)
     return hits, n
 
 
 def surrogate_metric(logits, target, target_metric, fns, tol=5,
                      drop_bg=False, eps=1e-8, class_mean='all',
-                     chunk_elems=1 << 18):
+                     chunk_elems=None, backend='auto'):
     """The differentiable surrogate of ``target_metric`` in [0, 1].
 
     Args:
@@ -54,26 +57,31 @@ def surrogate_metric(logits, target, target_metric, fns, tol=5,
         class_mean (str): ``'all'`` averages per-class values over all C
             classes (official: absent classes count 0); ``'present'`` over
             the classes present in the labels of the batch.
+        chunk_elems (int, optional): block size of the PyTorch paths
+            (default: per device, see ``backend.py``).
+        backend (str): ``'auto'`` (fused Triton kernels for float32 CUDA
+            logits when triton is installed, else PyTorch), ``'torch'`` or
+            ``'triton'``.
     """
     c = logits.shape[1]
     if target_metric == 'BIoU':
         target = torch.where(trimap(target, tol, drop_bg), target, -1)
     if target_metric in ('mIoU', 'FWIoU', 'BIoU'):
         values, n = iou_surrogate(logits, target, fns[0], fns[1], eps,
-                                  chunk_elems)
+                                  chunk_elems, backend)
         if target_metric == 'FWIoU':
             total = n.sum()
             return (values * n).sum() / total if total > 0 else \
                 values.sum() * 0.0
     elif target_metric == 'mAcc':
-        hits, n = acc_surrogate(logits, target, fns[0], chunk_elems)
+        hits, n = acc_surrogate(logits, target, fns[0], chunk_elems, backend)
         values = hits / (n + eps)
     elif target_metric == 'gAcc':
-        hits, n = acc_surrogate(logits, target, fns[0], chunk_elems)
+        hits, n = acc_surrogate(logits, target, fns[0], chunk_elems, backend)
         return hits.sum() / (n.sum() + eps)
     elif target_metric == 'BF1':
         values, n = bf1_surrogate(logits, target, fns, tol, eps, drop_bg,
-                                  chunk_elems)
+                                  chunk_elems, backend)
         keep = n > 0
         if drop_bg:
             keep[0] = False
@@ -109,16 +117,22 @@ class AutoSegLoss(nn.Module):
         ignore_index (int): label ignored besides those outside [0, C).
         loss_name (str): key in the loss dict (mmseg adds the ``loss_``
             entries up).
-        chunk_elems (int): elements per chunk of the region kernels.
+        chunk_elems (int, optional): elements per block of the PyTorch
+            paths; default: per device (cache-sized on CPU, one block
+            elsewhere).
+        backend (str): ``'auto'`` (fused Triton kernels for float32 CUDA
+            logits when triton is installed, else PyTorch), ``'torch'`` or
+            ``'triton'``.
     """
 
     def __init__(self, target_metric='mIoU', params_file=None,
                  ctrl_points=None, theta=None, tol=5, drop_bg=False,
                  class_mean='all', eps=1e-8, loss_weight=1.0,
                  ignore_index=255, loss_name='loss_autoseg',
-                 chunk_elems=1 << 18):
+                 chunk_elems=None, backend='auto'):
         super().__init__()
         check_target_metric(target_metric)
+        check_backend(backend)
         given = [k for k, v in (('params_file', params_file),
                                 ('ctrl_points', ctrl_points),
                                 ('theta', theta)) if v is not None]
@@ -147,7 +161,8 @@ class AutoSegLoss(nn.Module):
         self.eps = eps
         self.loss_weight = loss_weight
         self.ignore_index = ignore_index
-        self.chunk_elems = int(chunk_elems)
+        self.chunk_elems = None if chunk_elems is None else int(chunk_elems)
+        self.backend = backend
         self._loss_name = loss_name
 
     @property
@@ -183,7 +198,8 @@ class AutoSegLoss(nn.Module):
                 or cls_score.dtype == torch.float32 else cls_score
             metric = surrogate_metric(
                 logits, target, self.target_metric, self.functions, self.tol,
-                self.drop_bg, self.eps, self.class_mean, self.chunk_elems)
+                self.drop_bg, self.eps, self.class_mean, self.chunk_elems,
+                self.backend)
             loss = self.loss_weight * (1.0 - metric)
         return loss.to(torch.float64 if cls_score.dtype == torch.float64
                        else torch.float32)

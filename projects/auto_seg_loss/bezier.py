@@ -226,6 +226,17 @@ class PiecewiseBezier:
                 d.view(-1).index_copy_(0, idx, dk)
         return (y, d) if slope else y
 
+    def piece_table(self, slots=2):
+        """The pieces as ``slots`` rows ``[x0, 1 / w, a, y0, dy1, dy2 -
+        2 dy1]`` for the fused kernels: the first row applies to every x,
+        a later one where x > its x0 (unused rows start past 1)."""
+        rows = [[pc['x0'], pc['inv_w'], pc['a'], pc['y0'], pc['dy1'],
+                 pc['dy2'] - 2.0 * pc['dy1']] for pc in self.pieces]
+        if len(rows) > slots:
+            raise ValueError(f'{self} has {len(rows)} pieces, more than '
+                             f'{slots}')
+        return rows + [[3.0, 1.0, 0.5, 0.0, 0.0, 0.0]] * (slots - len(rows))
+
     def __call__(self, x):
         """Differentiable h(x) (saves only x for the backward pass)."""
         return _BezierFunction.apply(x, self)

@@ -28,6 +28,7 @@ window gathered at those pixels (first maximum in raster order, as
 """
 import torch
 
+from .backend import chunk_elems_for, use_triton
 from .boundary import (_min3, _min3_backward, dilate_mask, label_edges,
                        row_window_max)
 
@@ -258,7 +259,7 @@ class _SoftEdgeSums(torch.autograd.Function):
 
 
 def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, drop_bg=False,
-                  chunk_elems=1 << 18):
+                  chunk_elems=None, backend='auto'):
     """Soft boundary F1 per class; returns (f1 [C], GT edge counts [C]).
 
     Only the classes with GT boundaries (without class 0 if ``drop_bg``)
@@ -270,10 +271,18 @@ def bf1_surrogate(logits, target, fns, tol=5, eps=1e-8, drop_bg=False,
             and a class region next to it has a boundary there).
         fns: h1 (AND, p), h2 (AND, erode(p)), h3 (OR, p), h4 (OR,
             erode(p)).
-        chunk_elems (int): elements per block of planes.
+        chunk_elems (int, optional): elements per block of planes of the
+            PyTorch path (default: per device, see ``backend.py``).
+        backend (str): ``'auto'`` (fused Triton kernels of
+            ``bf1_triton.py`` for float32 CUDA logits), ``'torch'`` or
+            ``'triton'``.
     """
+    if use_triton(logits, backend):
+        from .bf1_triton import bf1_surrogate_triton
+        return bf1_surrogate_triton(logits, target, fns, tol, eps, drop_bg)
     n, c, h, w = logits.shape
     logits = logits.contiguous()
+    chunk_elems = chunk_elems_for(logits, chunk_elems)
     with torch.no_grad():
         plan = _Plan(target, c, tol, drop_bg, max(1, chunk_elems // (h * w)),
                      logits.dtype)

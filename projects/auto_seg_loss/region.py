@@ -12,10 +12,13 @@ of the whole batch,
 IoU, accuracy and their weighted means are then small [C] computations.
 Only the label-class terms are gathered (O(NHW)); ``h_all`` is the one
 function evaluated on all N*C*H*W probabilities, in cache-sized blocks so
-its temporaries stay small. The backward pass uses the saved (masked) p and
+its temporaries stay small (on CPU; one block on other devices, and the
+fused kernels of ``region_triton.py`` on CUDA). The backward pass uses the saved (masked) p and
 p * h_all'(p) and never builds a one-hot tensor.
 """
 import torch
+
+from .backend import chunk_elems_for, use_triton
 
 
 def _blocks(n, c, hw, chunk_elems):
@@ -92,7 +95,8 @@ class _RegionSums(torch.autograd.Function):
         return grad.reshape(ctx.logits_shape), None, None, None, None
 
 
-def region_sums(logits, target, gt_fns, all_fn=None, chunk_elems=1 << 18):
+def region_sums(logits, target, gt_fns, all_fn=None, chunk_elems=None,
+                backend='auto'):
     """Batch sums of the label-class terms and of ``all_fn`` (see module doc).
 
     Args:
@@ -100,14 +104,21 @@ def region_sums(logits, target, gt_fns, all_fn=None, chunk_elems=1 << 18):
         target (Tensor): [N, H, W] long labels in [0, C), -1 for ignored.
         gt_fns (list[PiecewiseBezier]): functions summed at the label class.
         all_fn (PiecewiseBezier, optional): function summed over all classes.
-        chunk_elems (int): elements (pixels x classes) per chunk.
+        chunk_elems (int, optional): elements (pixels x classes) per chunk
+            of the PyTorch path; default: per device (``backend.py``).
+        backend (str): ``'auto'`` (fused Triton kernels for float32 CUDA
+            tensors, see ``region_triton.py``), ``'torch'`` or ``'triton'``.
 
     Returns:
         tuple: ``gt_sums`` [len(gt_fns), C] and ``all_sum`` [C] (float64,
         differentiable w.r.t. logits), ``counts`` [C] (float64).
     """
-    gt_sums, all_sum = _RegionSums.apply(logits, target, list(gt_fns), all_fn,
-                                         chunk_elems)
+    if use_triton(logits, backend):
+        from .region_triton import region_sums_triton
+        return region_sums_triton(logits, target, gt_fns, all_fn)
+    gt_sums, all_sum = _RegionSums.apply(
+        logits, target, list(gt_fns), all_fn,
+        chunk_elems_for(logits, chunk_elems))
     valid = target[target >= 0]
     counts = torch.bincount(valid.reshape(-1), minlength=logits.shape[1])
     return gt_sums, all_sum, counts.double()
