@@ -16,7 +16,8 @@ VisionPlug layout: an mmpretrain ``ImageClassifier`` with ``ConformerDense``
 import re
 from collections import OrderedDict
 
-import torch
+from projects.stack_compat.checkpoint_policy import (
+    UnsafeCheckpointError, load_checkpoint_file)
 
 _TRANS = [('.norm1.', '.ln1.'), ('.norm2.', '.ln2.'),
           ('.mlp.fc1.', '.ffn.layers.0.0.'), ('.mlp.fc2.', '.ffn.layers.1.')]
@@ -28,12 +29,11 @@ _BACKBONE = re.compile(
 
 
 def load_state_dict(path):
-    """Tensors of a checkpoint file, loaded with ``weights_only=True``."""
+    """Tensors of a checkpoint file, loaded weights-only (``stack_compat``)."""
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:
-        raise ValueError(f'{path}: refused to load (only plain tensors are '
-                         f'accepted, weights_only=True): {err}') from err
+        ckpt = load_checkpoint_file(path, map_location='cpu')
+    except (FileNotFoundError, UnsafeCheckpointError) as err:
+        raise ValueError(str(err)) from None
     for key in ('model', 'state_dict', 'model_state'):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
             ckpt = ckpt[key]

@@ -18,7 +18,8 @@ Layouts:
 """
 from collections import OrderedDict
 
-import torch
+from projects.stack_compat.checkpoint_policy import (
+    UnsafeCheckpointError, load_checkpoint_file)
 
 MAE_ONLY_PREFIXES = ('decoder_', 'mask_token', 'multi_scale_fusion_heads.')
 _NORMS = {'official': 'norm.', 'timm': 'head.norm.'}
@@ -32,10 +33,9 @@ def load_state_dict(path):
     code stored in the file: a pickle with other objects is refused.
     """
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # pickle.UnpicklingError and friends
-        raise ValueError(f'{path}: refused to load (only plain tensors are '
-                         f'accepted, weights_only=True): {err}') from err
+        ckpt = load_checkpoint_file(path, map_location='cpu')
+    except (FileNotFoundError, UnsafeCheckpointError) as err:
+        raise ValueError(str(err)) from None
     for key in ('model_state', 'model', 'state_dict'):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
             ckpt = ckpt[key]

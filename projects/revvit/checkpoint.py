@@ -17,6 +17,9 @@ from collections import OrderedDict
 
 import torch
 
+from projects.stack_compat.checkpoint_policy import (
+    UnsafeCheckpointError, load_checkpoint_file)
+
 _LAYER = re.compile(r'^rev_backbone\.layers\.(\d+)\.(F|G)\.(.+)$')
 _F = {'norm.': 'ln1.', 'attn.proj.': 'attn.proj.'}
 _G = {'norm.': 'ln2.', 'mlp.fc1.': 'ffn.layers.0.0.',
@@ -24,12 +27,11 @@ _G = {'norm.': 'ln2.', 'mlp.fc1.': 'ffn.layers.0.0.',
 
 
 def load_state_dict(path):
-    """Tensors of a checkpoint file, loaded with ``weights_only=True``."""
+    """Tensors of a checkpoint file, loaded weights-only (``stack_compat``)."""
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:
-        raise ValueError(f'{path}: refused to load (only plain tensors are '
-                         f'accepted, weights_only=True): {err}') from err
+        ckpt = load_checkpoint_file(path, map_location='cpu')
+    except (FileNotFoundError, UnsafeCheckpointError) as err:
+        raise ValueError(str(err)) from None
     for key in ('model_state', 'model', 'state_dict'):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
             ckpt = ckpt[key]

@@ -3,6 +3,7 @@ import json
 import os.path as osp
 
 import torch
+import yaml
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -15,10 +16,21 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
     """``Config.fromfile`` + ``--cfg-options`` + work_dir and launcher.
 
     Custom imports named by the config are imported by ``Config.fromfile``.
+    YAML configs are data only (``yaml.SafeLoader``, see
+    ``projects.stack_compat.checkpoint_policy``): a Python tag raises
+    ``ValueError`` naming the config.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path} does not exist')
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except yaml.YAMLError as err:
+        mark = getattr(err, 'problem_mark', None)
+        raise ValueError(
+            f'config {path}' + (f', line {mark.line + 1}' if mark else '')
+            + f': {getattr(err, "problem", None) or err}; YAML configs are '
+            'read as plain data (yaml.SafeLoader): no Python objects or '
+            'code') from None
     cfg.launcher = launcher
     dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
     if (launcher != 'none' and dist_cfg.get('backend') == 'nccl'

@@ -131,6 +131,6 @@ def test_downstream_layout_kept_and_unknown_keys_named():
 
 def test_pickled_objects_refused(exploit_checkpoint, tmp_path):
     path, marker = exploit_checkpoint
-    with pytest.raises(RuntimeError, match='not unpickled'):
+    with pytest.raises(SystemExit, match='refused'):
         conv.main([str(path), str(tmp_path / 'out.pth')])
     assert not marker.exists()

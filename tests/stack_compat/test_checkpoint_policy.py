@@ -55,14 +55,62 @@ def test_foreign_object_is_refused_and_not_executed(exploit_checkpoint):
     assert not marker.exists()
 
 
+class WritesMarker:
+    """Unpickling this creates a file (a harmless stand-in for code)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
+
+
+def test_old_format_payload_is_refused_with_the_same_message(tmp_path):
+    marker = tmp_path / 'executed'
+    path = tmp_path / 'legacy.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)},
+                'extra': WritesMarker(str(marker))}, path,
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        _load_checkpoint(str(path))
+    text = str(err.value)
+    assert f'checkpoint {path} refused' in text
+    assert 'builtins.open' in text or 'io.open' in text
+    assert 'weights_only=False' not in text and '\n' not in text
+    assert not marker.exists()
+    torch.save({'state_dict': {'w': torch.ones(2)}}, path,
+               _use_new_zipfile_serialization=False)
+    assert torch.equal(_load_checkpoint(str(path))['state_dict']['w'],
+                       torch.ones(2))
+
+
 def test_plain_pickle_and_missing_files_get_clear_errors(tmp_path):
     path = tmp_path / 'legacy.pth'
     with open(path, 'wb') as f:
         pickle.dump({'a': os.getcwd}, f)  # old non-zip format with a global
-    with pytest.raises(pickle.UnpicklingError, match=str(path)):
+    with pytest.raises(UnsafeCheckpointError,
+                       match=f'{path} refused: .*posix.getcwd'):
+        load_checkpoint_file(str(path))
+    path.write_text('not a checkpoint')
+    with pytest.raises(UnsafeCheckpointError,
+                       match=f'{path} refused: it is not a weights-only'):
         load_checkpoint_file(str(path))
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         load_checkpoint_file(str(tmp_path / 'missing.pth'))
+
+
+def test_python_config_text_in_checkpoint_meta_is_dropped(tmp_path):
+    """mmengine's Runner.resume executes ``meta['config']`` (old mmcv
+    checkpoints) as a Python config; it never reaches it."""
+    marker = tmp_path / 'executed'
+    path = tmp_path / 'iter_3.pth'
+    mmengine_style_checkpoint(path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint['meta']['config'] = f'x = open({str(marker)!r}, "w")'
+    torch.save(checkpoint, path)
+    loaded = _load_checkpoint(str(path))
+    assert 'config' not in loaded['meta']
+    assert loaded['meta']['iter'] == 3 and not marker.exists()
 
 
 @pytest.mark.parametrize('keep', [0, 100, 0.5])

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from projects.stack_compat.checkpoint_policy import load_checkpoint_or_exit  # noqa: E402
 from projects.training_guards import atomic_torch_save  # noqa: E402
 
 REG_LAST = re.compile(r'^pts_bbox_head\.reg_branches\.\d+\.(\d+)\.(weight|bias)$')
@@ -87,13 +88,7 @@ def main(argv=None):
     parser.add_argument('src', help='official checkpoint')
     parser.add_argument('dst', help='output path')
     args = parser.parse_args(argv)
-    try:
-        ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
-    except Exception as e:  # the file holds more than tensors
-        parser.exit(2, f'error: refusing {args.src}: it cannot be read with '
-                       f'weights_only=True ({type(e).__name__}: '
-                       f'{str(e).splitlines()[0][:200]}); re-save its state_dict '
-                       'with torch.save in the official environment\n')
+    ckpt = load_checkpoint_or_exit(args.src)
     state_dict, dropped = convert(ckpt)
     atomic_torch_save(dict(state_dict=state_dict, meta=dict(converted_from=args.src)), args.dst)
     print(f'{len(state_dict)} tensors written to {args.dst}; dropped: {dropped}')

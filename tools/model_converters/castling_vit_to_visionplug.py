@@ -21,7 +21,6 @@ softmax branch (1.0: the release's ``sparse_reg=True`` branch, unscaled;
 The source is read with ``torch.load(weights_only=True)``: tensors only.
 """
 import argparse
-import pickle
 import re
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from projects.stack_compat.checkpoint_policy import load_checkpoint_or_exit  # noqa: E402
 from projects.training_guards import atomic_torch_save  # noqa: E402
 
 _BLOCK = {
@@ -127,12 +127,7 @@ def main(argv=None):
                         help="initial per-head mask, or 'none'")
     args = parser.parse_args(argv)
     aux = None if args.aux_mask.lower() == 'none' else float(args.aux_mask)
-    try:
-        checkpoint = torch.load(args.src, map_location='cpu',
-                                weights_only=True)
-    except pickle.UnpicklingError as err:
-        sys.exit(f'{args.src}: refused (not a tensors-only checkpoint; '
-                 f'loaded with weights_only=True): {str(err)[:200]}')
+    checkpoint = load_checkpoint_or_exit(args.src)
     try:
         state_dict = convert(unwrap(checkpoint), aux_mask=aux)
     except KeyError as err:

@@ -39,8 +39,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from projects.defocus.checkpoint import convert_official, unwrap_checkpoint
-    from projects.stack_compat import load_checkpoint_file
-    ckpt = load_checkpoint_file(args.src, map_location='cpu')
+    from projects.stack_compat.checkpoint_policy import \
+        load_checkpoint_or_exit
+    ckpt = load_checkpoint_or_exit(args.src)
     state_dict = unwrap_checkpoint(ckpt, args.key)
     converted, dropped = convert_official(state_dict,
                                           backbone_only=args.backbone_only)

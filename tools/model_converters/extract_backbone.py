@@ -21,6 +21,7 @@ shape mismatches are listed; ``--strict`` exits with 1 if any backbone key
 is missing or mismatched.
 """
 import argparse
+import pickle
 import sys
 from pathlib import Path
 
@@ -54,7 +55,10 @@ def main(argv=None):
         load_state_dict,
         strip_prefix,
     )
-    state = load_state_dict(args.checkpoint)
+    try:
+        state = load_state_dict(args.checkpoint)
+    except (FileNotFoundError, ValueError, pickle.UnpicklingError) as err:
+        sys.exit(f'error: {err}')
     src = args.src_prefix
     if src is None:
         src = detect_prefix(state)

@@ -27,17 +27,15 @@ unpickled; re-save their ``model`` entry alone where the file is trusted.
 ``--backbone-only`` writes the backbone without its ``backbone.`` prefix.
 """
 import argparse
-import pickle
 import sys
 from collections import OrderedDict
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from projects.stack_compat.checkpoint_policy import load_checkpoint_or_exit  # noqa: E402
 from projects.training_guards import atomic_torch_save  # noqa: E402
 
 BACKBONE_ROOTS = ('patch_embed.', 'levels.')
@@ -109,16 +107,9 @@ def to_official(state_dict):
 
 
 def load_official(path, key=None):
-    """The weights of an official checkpoint, read with weights_only=True."""
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise RuntimeError(
-            f'{path} holds objects other than tensors and plain containers '
-            '(e.g. the yacs config of a training checkpoint) and is not '
-            'unpickled; re-save its weights alone, e.g. '
-            "torch.save({'model': ckpt['model']}, ...), where the file is "
-            f'trusted. ({str(err).splitlines()[0]})') from None
+    """The weights of an official checkpoint, read weights-only (a file with
+    other pickled objects exits the tool with a one-line error)."""
+    ckpt = load_checkpoint_or_exit(path)
     if not isinstance(ckpt, dict):
         raise TypeError(f'{path}: expected a dict, got {type(ckpt).__name__}')
     keys = [key] if key else ['model', 'state_dict', 'module']

@@ -23,7 +23,6 @@ The source is read with ``torch.load(weights_only=True)``: tensors only.
 """
 import argparse
 import math
-import pickle
 import re
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from projects.stack_compat.checkpoint_policy import load_checkpoint_or_exit  # noqa: E402
 from projects.training_guards import atomic_torch_save  # noqa: E402
 
 _LAYER = {
@@ -154,12 +154,7 @@ def main(argv=None):
     parser.add_argument('src', help='torchscale checkpoint')
     parser.add_argument('dst', help='output checkpoint for VisionPlug')
     args = parser.parse_args(argv)
-    try:
-        checkpoint = torch.load(args.src, map_location='cpu',
-                                weights_only=True)
-    except pickle.UnpicklingError as err:
-        sys.exit(f'{args.src}: refused (not a tensors-only checkpoint; '
-                 f'loaded with weights_only=True): {str(err)[:200]}')
+    checkpoint = load_checkpoint_or_exit(args.src)
     try:
         state_dict = convert(unwrap(checkpoint))
     except (KeyError, ValueError) as err:

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from projects.stack_compat.checkpoint_policy import load_checkpoint_or_exit  # noqa: E402
 from projects.training_guards import atomic_torch_save  # noqa: E402
 
 BACKBONE = re.compile(r'^(stem\.|subnet\d+\.)')
@@ -147,12 +148,7 @@ def main(argv=None):
                         help='zero-pad the depthwise kernels to KxK (e.g. 7 '
                         'for a 3x3 RevCol-H checkpoint into arch h)')
     args = parser.parse_args(argv)
-    try:
-        ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
-    except Exception as e:  # the file holds more than tensors
-        parser.exit(2, f'error: refusing {args.src}: it cannot be read with '
-                       f'weights_only=True ({type(e).__name__}: '
-                       f'{str(e).splitlines()[0][:200]})\n')
+    ckpt = load_checkpoint_or_exit(args.src)
     converted, dropped = convert(extract_state_dict(ckpt))
     if args.pad_kernel:
         try:
