@@ -1,5 +1,6 @@
 """Arguments of hooks, optimizers, schedulers and loops are bound to their
 signatures (``**kwargs`` followed to where it goes) before anything is built."""
+import copy
 import subprocess
 import sys
 
@@ -96,7 +97,7 @@ def test_tiny_zoo_configs_pass(configs, path):
 ])
 def test_typo_names_key_path_and_suggests(configs, path, key, value,
                                           suggestion):
-    cfg = configs[path].copy()
+    cfg = copy.deepcopy(configs[path])
     cfg.merge_from_dict({key: value})
     with pytest.raises(ConfigError) as err:
         check_types(cfg, path)
@@ -106,19 +107,19 @@ def test_typo_names_key_path_and_suggests(configs, path, key, value,
 
 
 def test_param_scheduler_entries_are_checked(configs):
-    cfg = configs[UPERNET].copy()
+    cfg = copy.deepcopy(configs[UPERNET])
     cfg.param_scheduler[0]['start_factr'] = 0.1
     with pytest.raises(ConfigError, match=r"key 'param_scheduler\[0\]."
                        r"start_factr'.*LinearLR.*Did you mean 'start_factor'"):
         check_types(cfg)
-    cfg = configs[UPERNET].copy()
+    cfg = copy.deepcopy(configs[UPERNET])
     # read by mmengine's scheduler builder, not by the class
     cfg.param_scheduler[1]['convert_to_iter_based'] = True
     check_types(cfg)
 
 
 def test_custom_hooks_are_checked(configs):
-    cfg = configs[RETINANET].copy()
+    cfg = copy.deepcopy(configs[RETINANET])
     cfg.custom_hooks = [dict(type='EMAHook', momentum=1e-3, priority=49),
                         dict(type='EMAHook', momentm=1e-3)]
     with pytest.raises(ConfigError, match=r"key 'custom_hooks\[1\].momentm'"
