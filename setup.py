@@ -36,7 +36,7 @@ setup(
     'searched losses and BEV detection',
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
-    python_requires='>=3.11,<3.12',
+    python_requires='>=3.10,<3.13',
     packages=find_packages(include=['projects', 'projects.*']),
     include_package_data=True,
     install_requires=read_requirements('runtime') + ['mmcv==2.1.0'],
