@@ -50,6 +50,8 @@ want=$(cat "$root"/requirements/{build,runtime,tests}.txt "$root/setup.py" \
        | sha256sum | cut -d' ' -f1)
 
 if [[ ! -x "$venv/bin/python" ]]; then
+    command -v "$python" >/dev/null || die "no interpreter $python; set \
+VISIONPLUG_PYTHON to a Python 3.10, 3.11 or 3.12"
     log "creating virtual environment .venv with $python"
     "$python" -m venv "$venv"
 fi
