@@ -20,6 +20,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import struct
 import sys
 from tempfile import TemporaryDirectory
 from urllib.parse import urlparse
@@ -110,7 +111,8 @@ def _refusals(file, name):
             f'({(str(err).splitlines() or [type(err).__name__])[0]}); resume '
             f'from another one with --resume PATH (other checkpoints in '
             f'{where})') from None
-    except pickle.UnpicklingError as err:
+    except (pickle.UnpicklingError, KeyError, IndexError, ValueError,
+            TypeError, struct.error) as err:  # the latter: not a pickle
         if isinstance(err, UnsafeCheckpointError):
             raise
         unsafe = _unsafe_globals(file, err)
@@ -122,7 +124,8 @@ def _refusals(file, name):
         else:
             text = str(err).split('WeightsUnpickler error:', 1)[-1].strip()
             reason = ('it is not a weights-only checkpoint ('
-                      f'{(text.splitlines() or [type(err).__name__])[0]})')
+                      f'{type(err).__name__}: '
+                      f'{(text.splitlines() or [""])[0]})')
         raise UnsafeCheckpointError(
             f'checkpoint {name} refused: {reason}; nothing in it was '
             'executed. VisionPlug never unpickles arbitrary objects: re-save '

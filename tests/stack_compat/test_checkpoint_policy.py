@@ -87,7 +87,7 @@ def test_old_format_payload_is_refused_with_the_same_message(tmp_path):
 def test_plain_pickle_and_missing_files_get_clear_errors(tmp_path):
     path = tmp_path / 'legacy.pth'
     with open(path, 'wb') as f:
-        pickle.dump({'a': os.getcwd}, f)  # old non-zip format with a global
+        pickle.dump({'a': os.getcwd}, f, protocol=2)  # like torch's old format
     with pytest.raises(UnsafeCheckpointError,
                        match=f'{path} refused: .*posix.getcwd'):
         load_checkpoint_file(str(path))
