@@ -234,9 +234,10 @@ class DefocusMamba(BaseModule):
             squared, e.g. 20.0 for 224 -> 1024).
         norm_eps (float): Epsilon of the block RMS norms.
         final_norm_eps (float): Epsilon of the final LayerNorm.
-        scan_impl (str): ``'auto'`` (mamba_ssm CUDA kernel on GPU when
-            installed, else the pure-PyTorch parallel scan), ``'parallel'``,
-            ``'sequential'`` or ``'cuda'``.
+        scan_impl (str): ``'auto'`` (on GPU the mamba_ssm CUDA kernel when
+            installed, else the Triton kernels when Triton is; on CPU the
+            pure-PyTorch parallel scan), ``'parallel'``, ``'sequential'``,
+            ``'triton'`` or ``'cuda'``.
         scan_chunk_size (int, optional): Chunk length of the parallel scan
             (None: chosen per shape, see
             :func:`~.selective_scan.plan_chunks`).

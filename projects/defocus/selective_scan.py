@@ -14,7 +14,8 @@ where H is the state entering the chunk. The sum over ``s`` is one matrix
 product with a triangular [T, T + 1] matrix and ``y_t = C_t . h_t`` one
 batched vector-matrix product, so the full [b, E, N, L] state is never
 stored: one [T, b, N, E] chunk block is live at a time, sized to stay in the
-CPU cache. ``T`` is halved where a chunk's decays span more than the dtype's
+CPU cache (on a GPU: a larger block, bounded in memory; see
+:func:`plan_chunks`). ``T`` is halved where a chunk's decays span more than the dtype's
 safe ``exp`` range; single-step decays below the working precision are
 clamped, so nothing overflows.
 
@@ -27,11 +28,13 @@ memory is O(inputs + L / T states), as with the CUDA kernel.
 :func:`linear_scan` solves the general scalar-decay recurrence without a
 Python loop (recursion over chunk ends).
 
-With ``impl='auto'`` mamba_ssm's CUDA kernel (``selective_scan_fn``) and the
-``causal_conv1d`` kernel are used when they are importable and the tensors
-are on a GPU.
+With ``impl='auto'`` and tensors on a GPU, mamba_ssm's CUDA kernel
+(``selective_scan_fn``) is used when it is importable, else the Triton
+kernels of :mod:`.selective_scan_triton` when Triton is, else this module;
+likewise the ``causal_conv1d`` kernel for the conv.
 """
 import math
+import os
 
 import torch
 import torch.nn.functional as F
@@ -40,9 +43,12 @@ import torch.nn.functional as F
 # times the inputs must stay far from overflow (fp32 max ~ e^88).
 _SPAN = {torch.float32: 60.0, torch.float64: 500.0}
 # chunk_size=None: the largest power-of-two chunk (<= _MAX_CHUNK) whose
-# [T, b, N, E] block has at most _BLOCK_ELEMENTS (1 MiB in float32), so the
-# few live blocks stay in a core's L2 / nearby L3 cache.
-_BLOCK_ELEMENTS = 1 << 18
+# [T, b, N, E] block has at most this many elements. On a CPU 2^18 (1 MiB in
+# float32), so the few live blocks stay in a core's L2 / nearby L3 cache; on
+# a GPU 2^24 (64 MiB), so each of the ~10 kernels per chunk has enough work
+# and only ~L / T chunk steps are launched, at a bounded memory cost (a CPU
+# budget there gave T = 1 at b = 32, E = 1536: one step per token).
+_BLOCK_ELEMENTS = {'cpu': 1 << 18, 'gpu': 1 << 24}
 _MAX_CHUNK = 32
 _KERNELS = {}
 
@@ -54,9 +60,16 @@ def _import_kernel(name):
             if name == 'selective_scan':
                 from mamba_ssm.ops.selective_scan_interface import \
                     selective_scan_fn as fn
+            elif name == 'triton':
+                from .selective_scan_triton import \
+                    triton_selective_scan as fn
             else:
                 from causal_conv1d import causal_conv1d_fn as fn
-        except Exception:  # ImportError, or a CUDA extension load error
+        except ImportError:
+            fn = None
+        except Exception:  # a CUDA extension that fails to load
+            if name == 'triton':  # our module: a real error, not a fallback
+                raise
             fn = None
         _KERNELS[name] = fn
     return _KERNELS[name]
@@ -65,6 +78,11 @@ def _import_kernel(name):
 def mamba_ssm_available():
     """Whether mamba_ssm's CUDA selective scan can be imported."""
     return _import_kernel('selective_scan') is not None
+
+
+def triton_available():
+    """Whether Triton (and so the Triton selective scan) can be imported."""
+    return _import_kernel('triton') is not None
 
 
 def _chunking(length, chunk_size, span_of):
@@ -137,15 +155,26 @@ def linear_scan(log_a, b, chunk_size=16):
     return h.flatten(-2)[..., :length]
 
 
+def default_chunk(cells, device_type='cpu'):
+    """Default chunk length of the parallel scan for ``cells`` = b * E * N.
+
+    The largest power of two (<= 32) whose [T, b, N, E] block has at most
+    2^18 elements on a CPU (1 MiB in float32: cache-sized) or 2^24 on any
+    other device (64 MiB: few, large kernels at a bounded memory cost).
+    """
+    budget = _BLOCK_ELEMENTS['cpu' if device_type == 'cpu' else 'gpu']
+    size = 1 << max(budget // max(cells, 1), 1).bit_length() - 1
+    return min(size, _MAX_CHUNK)
+
+
 def plan_chunks(dt, A, chunk_size=None):
     """Chunk length and log-decay clamp for step sizes ``dt`` and ``A``.
 
     Args:
         dt (Tensor): Step sizes [b, E, L].
         A (Tensor): [E, N].
-        chunk_size (int, optional): Requested chunk length; None picks the
-            largest power of two (<= 32) whose [T, b, N, E] block has at most
-            2^18 elements.
+        chunk_size (int, optional): Requested chunk length; None picks
+            :func:`default_chunk` for the shape and ``dt``'s device.
 
     Returns:
         tuple[int, float | None]: The chunk length, halved until every
@@ -156,9 +185,7 @@ def plan_chunks(dt, A, chunk_size=None):
     batch, width, length = dt.shape
     span = _SPAN.get(dt.dtype, _SPAN[torch.float32])
     if chunk_size is None:
-        cells = max(batch * width * A.shape[1], 1)
-        size = 1 << max(_BLOCK_ELEMENTS // cells, 1).bit_length() - 1
-        size = min(size, _MAX_CHUNK)
+        size = default_chunk(batch * width * A.shape[1], dt.device.type)
     else:
         size = int(chunk_size)
         if size < 1:
@@ -430,41 +457,73 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
         delta_bias (Tensor, optional): Added to ``delta`` [E].
         delta_softplus (bool): Softplus on ``delta`` after the bias.
         return_last_state (bool): Also return the final state [batch, E, N].
-        impl (str): ``'auto'`` (mamba_ssm's CUDA kernel for CUDA tensors when
-            importable, else ``'parallel'``), ``'parallel'`` (this module),
-            ``'sequential'`` (the naive loop of
-            :func:`~projects.defocus.reference.selective_scan_ref`) or
-            ``'cuda'`` (mamba_ssm, required).
+        impl (str): ``'auto'``: for CUDA tensors mamba_ssm's kernel when
+            importable, else ``'triton'`` when Triton is, else
+            ``'parallel'``; for CPU tensors ``'parallel'``. ``'parallel'``
+            (the chunked scan of this module), ``'sequential'`` (the naive
+            loop of :func:`~projects.defocus.reference.selective_scan_ref`),
+            ``'triton'`` (the kernels of :mod:`.selective_scan_triton`; CUDA
+            tensors, or CPU ones under ``TRITON_INTERPRET=1``) and ``'cuda'``
+            (mamba_ssm, required) choose one.
         chunk_size (int, optional): Chunk length of the parallel scan; None
-            picks it per shape (see :func:`plan_chunks`). Halved where the
-            decays inside a chunk would leave the safe ``exp`` range.
+            picks it per shape and device (see :func:`plan_chunks`). Halved
+            where the decays inside a chunk would leave the safe ``exp``
+            range. The other implementations ignore it.
 
     Returns:
         Tensor | tuple[Tensor, Tensor]: Output [batch, E, L] (and last state).
     """
-    if impl not in ('auto', 'parallel', 'sequential', 'cuda'):
-        raise ValueError(f"selective_scan: impl must be 'auto', 'parallel', "
-                         f"'sequential' or 'cuda', got {impl!r}")
     if u.dim() != 3 or B.dim() != 3 or C.dim() != 3 or A.dim() != 2:
         raise ValueError(
             'selective_scan expects u, delta [batch, E, L], A [E, N] and '
             f'input-dependent B, C [batch, N, L]; got u {tuple(u.shape)}, '
             f'A {tuple(A.shape)}, B {tuple(B.shape)}, C {tuple(C.shape)}')
-    kernel = _import_kernel('selective_scan') if u.is_cuda else None
-    if impl == 'cuda' and kernel is None:
-        raise RuntimeError("selective_scan(impl='cuda') needs mamba_ssm and "
-                           'CUDA tensors')
-    if impl in ('auto', 'cuda') and kernel is not None:
-        return kernel(u, delta, A, B, C, D, z, delta_bias,
-                      delta_softplus=delta_softplus,
-                      return_last_state=return_last_state)
+    impl = resolve_scan_impl(impl, u)
     if impl == 'sequential':
         from .reference import selective_scan_ref
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias,
                                   delta_softplus, return_last_state)
+    if impl in ('cuda', 'triton'):
+        kernel = _import_kernel('selective_scan' if impl == 'cuda' else impl)
+        return kernel(u, delta, A, B, C, D, z, delta_bias,
+                      delta_softplus=delta_softplus,
+                      return_last_state=return_last_state)
     out, last = SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias,
                                       bool(delta_softplus), chunk_size)
     return (out, last) if return_last_state else out
+
+
+def resolve_scan_impl(impl, u):
+    """The implementation :func:`selective_scan` runs for ``impl`` on ``u``.
+
+    Returns:
+        str: ``'cuda'`` (mamba_ssm), ``'triton'``, ``'parallel'`` or
+        ``'sequential'``.
+
+    Raises:
+        ValueError: Unknown ``impl``.
+        RuntimeError: The requested kernel is not available for ``u``.
+    """
+    if impl not in ('auto', 'parallel', 'sequential', 'cuda', 'triton'):
+        raise ValueError(f"selective_scan: impl must be 'auto', 'parallel', "
+                         f"'sequential', 'triton' or 'cuda', got {impl!r}")
+    if impl == 'cuda' and not (u.is_cuda and mamba_ssm_available()):
+        raise RuntimeError("selective_scan(impl='cuda') needs mamba_ssm and "
+                           'CUDA tensors')
+    if impl == 'triton':
+        if not triton_available():
+            raise RuntimeError("selective_scan(impl='triton') needs triton")
+        if not u.is_cuda and os.environ.get('TRITON_INTERPRET') != '1':
+            raise RuntimeError(
+                "selective_scan(impl='triton') needs CUDA tensors (or "
+                'TRITON_INTERPRET=1 set before the kernels are imported)')
+    if impl != 'auto':
+        return impl
+    if u.is_cuda and mamba_ssm_available():
+        return 'cuda'
+    if u.is_cuda and triton_available():
+        return 'triton'
+    return 'parallel'
 
 
 def causal_conv1d(x, weight, bias=None, activation=None, impl='auto'):
