@@ -160,9 +160,8 @@ def load_checkpoint_file(filename, map_location=None, name=None):
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(
-            f'checkpoint {filename}' + (f' ({name})' if name else '')
-            + ' can not be found')
+        raise FileNotFoundError(f'checkpoint {name or filename} can not be '
+                                'found')
     return read_checkpoint(filename, map_location, name)
 
 
@@ -202,8 +201,8 @@ def load_from_openmmlab(filename, map_location=None):
     address = mm.get_external_models()[name]
     if address.startswith(('http://', 'https://')):
         return mm.load_from_http(address, map_location=map_location)
-    return load_checkpoint_file(osp.join(mm._get_mmengine_home(), address),
-                                map_location, name=filename)
+    path = osp.join(mm._get_mmengine_home(), address)
+    return load_checkpoint_file(path, map_location, f'{filename} ({path})')
 
 
 def load_from_pavi(filename, map_location=None):
