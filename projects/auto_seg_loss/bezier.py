@@ -228,14 +228,25 @@ class PiecewiseBezier:
 
     def piece_table(self, slots=2):
         """The pieces as ``slots`` rows ``[x0, 1 / w, a, y0, dy1, dy2 -
-        2 dy1]`` for the fused kernels: the first row applies to every x,
-        a later one where x > its x0 (unused rows start past 1)."""
-        rows = [[pc['x0'], pc['inv_w'], pc['a'], pc['y0'], pc['dy1'],
-                 pc['dy2'] - 2.0 * pc['dy1']] for pc in self.pieces]
+        2 dy1, xr, sr, (1 - 2a) / w]`` for the fused kernels: the first row
+        applies to every x, a later one where x > its x0 (unused rows start
+        past 1). The radicand is ``sr + (1 - 2a) (x - xr) / w``, a sum of
+        non-negative terms: ``xr = x0, sr = a^2`` for a <= 1/2, else
+        ``xr = x2, sr = (1 - a)^2`` (no cancellation near a vertical
+        tangent at x2)."""
+        rows = []
+        for pc in self.pieces:
+            a, w = pc['a'], 1.0 / pc['inv_w']
+            xr, sr = (pc['x0'], a * a) if a <= 0.5 else \
+                (pc['x0'] + w, (1.0 - a)**2)
+            rows.append([pc['x0'], pc['inv_w'], a, pc['y0'], pc['dy1'],
+                         pc['dy2'] - 2.0 * pc['dy1'], xr, sr,
+                         (1.0 - 2.0 * a) * pc['inv_w']])
         if len(rows) > slots:
             raise ValueError(f'{self} has {len(rows)} pieces, more than '
                              f'{slots}')
-        return rows + [[3.0, 1.0, 0.5, 0.0, 0.0, 0.0]] * (slots - len(rows))
+        unused = [3.0, 1.0, 0.5, 0.0, 0.0, 0.0, 3.0, 0.25, 0.0]
+        return rows + [unused] * (slots - len(rows))
 
     def __call__(self, x):
         """Differentiable h(x) (saves only x for the backward pass)."""

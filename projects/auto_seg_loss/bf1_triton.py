@@ -26,7 +26,7 @@ import triton
 import triton.language as tl
 
 from .boundary import dilate_mask, label_edges
-from .triton_bezier import bezier
+from .triton_bezier import ROW, bezier
 
 _BLOCK = 1024
 _WARPS = 4
@@ -104,9 +104,9 @@ def _erode(lg, mx, sm, q, H, W, HW):
 def _fns(p, pe, prm, SLOTS: tl.constexpr):
     """e and its partial derivatives de/dp, de/d erode(p)."""
     o1, d1 = bezier(p, prm, SLOTS)
-    o2, d2 = bezier(pe, prm + SLOTS * 6, SLOTS)
-    o3, d3 = bezier(p, prm + 2 * SLOTS * 6, SLOTS)
-    o4, d4 = bezier(pe, prm + 3 * SLOTS * 6, SLOTS)
+    o2, d2 = bezier(pe, prm + 1 * SLOTS * ROW, SLOTS)
+    o3, d3 = bezier(p, prm + 2 * SLOTS * ROW, SLOTS)
+    o4, d4 = bezier(pe, prm + 3 * SLOTS * ROW, SLOTS)
     e = o3 + o4 - o3 * o4 - o1 * o2
     return e, d3 * (1.0 - o4) - d1 * o2, d4 * (1.0 - o3) - d2 * o1
 

@@ -19,7 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_bezier import bezier
+from .triton_bezier import ROW, bezier
 
 # elements of one [classes, pixels] tile, and warps per program
 _TILE = 4096
@@ -66,13 +66,13 @@ def _region_fwd(logits, target, prm, gt_part, all_part, C, HW, tiles,
         hit = cls[:, None] == lab[None, :]
         p_lab = tl.sum(tl.where(hit, p, 0.0), 0)
         if HAS_ALL:
-            y, _ = bezier(p, prm + NUM_GT * SLOTS * 6, SLOTS)
+            y, _ = bezier(p, prm + NUM_GT * SLOTS * ROW, SLOTS)
             y = tl.where(valid[None, :] & cmask[:, None], y, 0.0)
             acc_all += tl.sum(y, 1)
         y0, _ = bezier(p_lab, prm, SLOTS)
         acc_g0 += tl.sum(tl.where(hit, y0[None, :], 0.0), 1)
         if NUM_GT == 2:
-            y1, _ = bezier(p_lab, prm + SLOTS * 6, SLOTS)
+            y1, _ = bezier(p_lab, prm + 1 * SLOTS * ROW, SLOTS)
             acc_g1 += tl.sum(tl.where(hit, y1[None, :], 0.0), 1)
     cls = tl.arange(0, BLOCK_C)
     cmask = cls < C
@@ -99,11 +99,11 @@ def _region_bwd(logits, target, prm, g_gt, g_all, grad, C, HW,
     _, d0 = bezier(p_lab, prm, SLOTS)
     e_lab = tl.load(g_gt + lab_c) * d0
     if NUM_GT == 2:
-        _, d1 = bezier(p_lab, prm + SLOTS * 6, SLOTS)
+        _, d1 = bezier(p_lab, prm + 1 * SLOTS * ROW, SLOTS)
         e_lab += tl.load(g_gt + C + lab_c) * d1
     g = tl.where(hit, e_lab[None, :], 0.0)
     if HAS_ALL:
-        _, d = bezier(p, prm + NUM_GT * SLOTS * 6, SLOTS)
+        _, d = bezier(p, prm + NUM_GT * SLOTS * ROW, SLOTS)
         g += tl.load(g_all + cls, mask=cmask, other=0.0)[:, None] * d
     out = p * (g - tl.sum(p * g, 0)[None, :])
     tl.store(grad + off, out, mask=cmask[:, None] & (pix < HW)[None, :])
