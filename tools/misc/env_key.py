@@ -135,8 +135,8 @@ def plan(facts, mmcv_version):
                 f'CUDA {facts.torch_cuda.split(".")[0]}.x toolkit or install '
                 f'a torch built for CUDA {cuda}')
         if arch_env:
-            arch_list, source = normalise_arch_list(arch_env), \
-                'TORCH_CUDA_ARCH_LIST'
+            arch_list = normalise_arch_list(arch_env)
+            source = 'TORCH_CUDA_ARCH_LIST'
         elif facts.gpu_caps:
             arch_list = ';'.join(sorted(set(facts.gpu_caps), key=_version))
             source = 'the visible GPUs'
