@@ -1,8 +1,8 @@
 """Fused Triton kernels of the boundary-F1 surrogate (see ``bf1.py``).
 
 Same planes, sums and conventions as the PyTorch path. Per pixel the
-softmax statistics (max, sum of exponentials; sum = inf at ignored pixels,
-so p = 0 there) are computed once; every other kernel recomputes ``p =
+softmax statistics (max, 1 / sum of exponentials; 0 at ignored pixels, so
+p = 0 there) are computed once; every other kernel recomputes ``p =
 exp(x - max) / sum`` of any pixel from the logits, so no N*C*H*W
 probability tensor is stored. Kernels, over the computed planes and
 flat pixel blocks:
@@ -37,8 +37,8 @@ _POINTS = 32
 @triton.jit
 def _stats(logits, target, mx, sm, C, HW, BLOCK_C: tl.constexpr,
            BLOCK_P: tl.constexpr):
-    n = tl.program_id(0)
-    pix = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    n = tl.program_id(1)
+    pix = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
     cls = tl.arange(0, BLOCK_C)
     pmask = pix < HW
     off = n.to(tl.int64) * C * HW + cls[:, None].to(tl.int64) * HW + \
@@ -49,7 +49,7 @@ def _stats(logits, target, mx, sm, C, HW, BLOCK_C: tl.constexpr,
     m = tl.where(pmask, m, 0.0)
     s = tl.sum(tl.exp(x - m[None, :]), 0)
     lab = tl.load(target + n.to(tl.int64) * HW + pix, mask=pmask, other=-1)
-    s = tl.where(lab >= 0, s, float('inf'))
+    s = tl.where(lab >= 0, 1.0 / tl.maximum(s, 1.0), 0.0)  # s >= 1
     tl.store(mx + n.to(tl.int64) * HW + pix, m, mask=pmask)
     tl.store(sm + n.to(tl.int64) * HW + pix, s, mask=pmask)
 
@@ -61,7 +61,7 @@ def _p_at(lg, mx, sm, q, y, x, inb, H, W, DY: tl.constexpr,
     ok = inb & (y + DY >= 0) & (y + DY < H) & (x + DX >= 0) & (x + DX < W)
     nb = q + DY * W + DX
     v = tl.exp(tl.load(lg + nb, mask=ok, other=0.0) -
-               tl.load(mx + nb, mask=ok, other=0.0)) / \
+               tl.load(mx + nb, mask=ok, other=0.0)) * \
         tl.load(sm + nb, mask=ok, other=1.0)
     return tl.where(ok, v, 2.0)
 
@@ -226,8 +226,8 @@ def _route_bwd(planes, acc, code, grad, H, W, BLOCK: tl.constexpr):
 def _softmax_bwd(logits, mx, sm, pos_of, grad, C, HW, BLOCK_C: tl.constexpr,
                  BLOCK_P: tl.constexpr):
     """grad = p * (g - sum_c p_c g_c), g = 0 on the planes not computed."""
-    n = tl.program_id(0)
-    pix = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    n = tl.program_id(1)
+    pix = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
     cls = tl.arange(0, BLOCK_C)
     cmask = cls < C
     pmask = pix < HW
@@ -238,7 +238,7 @@ def _softmax_bwd(logits, mx, sm, pos_of, grad, C, HW, BLOCK_C: tl.constexpr,
     x = tl.load(logits + off, mask=mask, other=float('-inf'))
     m = tl.load(mx + n.to(tl.int64) * HW + pix, mask=pmask, other=0.0)
     s = tl.load(sm + n.to(tl.int64) * HW + pix, mask=pmask, other=1.0)
-    p = tl.exp(x - m[None, :]) / s[None, :]
+    p = tl.exp(x - m[None, :]) * s[None, :]
     g = tl.load(grad + off, mask=mask & computed[:, None], other=0.0)
     out = p * (g - tl.sum(p * g, 0)[None, :])
     tl.store(grad + off, out, mask=mask)
@@ -301,7 +301,7 @@ class _SoftEdgeSumsTriton(torch.autograd.Function):
         block_p = max(1, min(triton.next_power_of_2(hw), _TILE // block_c))
         mx = logits.new_empty((n, hw))
         sm = logits.new_empty((n, hw))
-        _stats[(n, triton.cdiv(hw, block_p))](
+        _stats[(triton.cdiv(hw, block_p), n)](
             logits, target, mx, sm, c, hw, BLOCK_C=block_c, BLOCK_P=block_p,
             num_warps=8)
         num = plan.planes.numel()
@@ -353,7 +353,7 @@ class _SoftEdgeSumsTriton(torch.autograd.Function):
         del acc, code
         block_c = triton.next_power_of_2(c)
         block_p = max(1, min(triton.next_power_of_2(hw), _TILE // block_c))
-        _softmax_bwd[(n, triton.cdiv(hw, block_p))](
+        _softmax_bwd[(triton.cdiv(hw, block_p), n)](
             logits, mx, sm, plan.pos_of, grad, c, hw, BLOCK_C=block_c,
             BLOCK_P=block_p, num_warps=8)
         return grad, None, None, None, None

@@ -89,8 +89,8 @@ def _region_bwd(logits, target, prm, g_gt, g_all, grad, C, HW,
                 NUM_GT: tl.constexpr, HAS_ALL: tl.constexpr,
                 SLOTS: tl.constexpr, BLOCK_C: tl.constexpr,
                 BLOCK_P: tl.constexpr):
-    n = tl.program_id(0)
-    pix = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    n = tl.program_id(1)
+    pix = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
     p, lab, valid, cls, cmask, off = _softmax_tile(
         logits, target, n, pix, C, HW, BLOCK_C)
     hit = cls[:, None] == lab[None, :]
@@ -153,7 +153,7 @@ class _RegionSumsTriton(torch.autograd.Function):
                  logits.new_zeros(c)).float().contiguous()
         grad = torch.empty_like(logits)
         block_c, block_p = _launch_shape(c, hw)
-        _region_bwd[(n, triton.cdiv(hw, block_p))](
+        _region_bwd[(triton.cdiv(hw, block_p), n)](
             logits, target, prm, g_gt, g_all, grad, c, hw, NUM_GT=num_gt,
             HAS_ALL=has_all and grad_all is not None, SLOTS=slots,
             BLOCK_C=block_c, BLOCK_P=block_p, num_warps=_WARPS)
