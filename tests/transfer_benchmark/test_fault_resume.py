@@ -56,8 +56,15 @@ def benchmark(cwd, protocol, work_dir):
 
 
 def rows(work_dir):
-    return {r['task']: {k: r.get(k) for k in ROW_KEYS} for r in
-            json.loads((work_dir / 'results.json').read_text())}
+    """``{task: row}``; the key match of the tested checkpoint (whose path
+    is in the work dir) must be complete."""
+    out = {}
+    for r in json.loads((work_dir / 'results.json').read_text()):
+        row = out[r['task']] = {k: copy.deepcopy(r.get(k)) for k in ROW_KEYS}
+        keys = (row['metrics'] or {}).pop('checkpoint_keys', None)
+        if keys is not None:
+            assert keys['loaded'] == keys['total'] and not keys['missing']
+    return out
 
 
 def test_killed_benchmark_resumes_to_the_uninterrupted_table(
