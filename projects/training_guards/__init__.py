@@ -12,7 +12,7 @@ from .storage_errors import storage_error_message
 
 install()
 
-__all__ = ['atomic_torch_save', 'atomic_write', 'install', 'FaultInjectionHook',
-           'FiniteLossHook', 'NonFiniteLossError', 'CheckpointMismatchError',
-           'KeyMatch', 'check_checkpoint', 'match_checkpoint',
-           'storage_error_message']
+__all__ = ['atomic_torch_save', 'atomic_write', 'install',
+           'FaultInjectionHook', 'FiniteLossHook', 'NonFiniteLossError',
+           'CheckpointMismatchError', 'KeyMatch', 'check_checkpoint',
+           'match_checkpoint', 'storage_error_message']

@@ -72,7 +72,8 @@ def test_other_model_is_refused_and_partial_one_recorded(tmp_path,
     # of the model loads, so it is evaluated and the gaps are recorded
     ckpt = torch.load(retinanet, weights_only=True)
     state = ckpt['state_dict']
-    del state['bbox_head.retina_reg.weight'], state['bbox_head.retina_reg.bias']
+    del state['bbox_head.retina_reg.weight']
+    del state['bbox_head.retina_reg.bias']
     state['bbox_head.retina_cls.weight'] = torch.zeros(27, 256, 3, 3)
     state['bbox_head.retina_cls.bias'] = torch.zeros(27)
     torch.save(ckpt, tmp_path / 'partial.pth')
