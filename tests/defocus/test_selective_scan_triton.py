@@ -119,9 +119,9 @@ def compare(ins, option, chunk, dtype, grad_out=True):
     # L = 13 in four chunks of 4 (the last partial)
     ('all', torch.float64, (2, 12, 5, 13), 4),
     ('all', torch.float32, (2, 12, 5, 13), 4),
-    # the default chunk of 32: L = 40 in two chunks, the second partial
-    ('official', torch.float32, (1, 6, 16, 40), 32),
-    ('official', torch.float64, (1, 3, 4, 1), 32),  # a single token
+    # the default chunk of 16: L = 40 in three chunks, the last partial
+    ('official', torch.float32, (1, 6, 16, 40), 16),
+    ('official', torch.float64, (1, 3, 4, 1), 16),  # a single token
     ('z_softplus', torch.float32, (2, 5, 8, 16), 8),  # L a multiple
     ('D_only', torch.float64, (1, 4, 3, 9), 2),
     ('bias_no_softplus', torch.float64, (1, 4, 3, 9), 16),
