@@ -1,8 +1,10 @@
-"""Benchmark the chunked selective scan against the sequential reference.
+"""Benchmark the selective scans against the sequential reference.
 
-    python tools/analysis_tools/benchmark_defocus_scan.py [--tokens 196 784]
-        [--widths 128 768 1536] [--batch 1] [--state 16] [--threads 1]
-        [--repeat 3] [--chunk-size T]
+    python tools/analysis_tools/benchmark_defocus_scan.py [--device cpu]
+        [--tokens 196 784] [--widths 128 768 1536] [--batch 1] [--state 16]
+        [--threads 1] [--repeat 3] [--chunk-size T]
+    python tools/analysis_tools/benchmark_defocus_scan.py --device cuda
+        [--tokens 196] [--widths 768 1536 2048] [--batch 32] [--repeat 10]
 
 Widths are De-focus Mamba's scan widths E (``intermediate_size``): 128 for
 the tiny CPU configs, 768 for Small, 1536 for Base (2048 for Large); N = 16.
@@ -23,6 +25,16 @@ recomputed, as here and in the CUDA kernel), so ``sequential / floor``
 bounds the speed-up any such scan can reach on this CPU. The last column is
 the largest relative difference of the outputs and input gradients of the
 chunked scan against the reference.
+
+``--device cuda`` times, in one process on the GPU, the sequential loop, the
+pure-PyTorch chunked scan (default chunk plan, column T), the Triton kernels
+and mamba_ssm's ``selective_scan_fn`` when it is installed: the median of
+``--repeat`` runs after a warm-up (which compiles the Triton kernels), with
+CUDA events; peak = ``torch.cuda.max_memory_allocated`` during one run minus
+the memory allocated before it (the inputs); speed-ups are against the loop
+in the same run; the last column is the largest relative difference of the
+output and input gradients against the loop. Defaults there: batch 32, the
+De-focus Small / Base / Large widths 768 / 1536 / 2048, 196 tokens.
 """
 import argparse
 import importlib.util
@@ -129,20 +141,125 @@ def rel_diff(a, b):
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
 
 
+def cuda_scans(args):
+    """name -> (scan(u, delta, A, B, C) -> out, shows the chunk plan)."""
+    scan = load('selective_scan')
+    parallel = scan.SelectiveScanFn
+    scans = {
+        'sequential': (load('reference').selective_scan_ref, False),
+        'chunked': (lambda *xs: parallel.apply(
+            *xs, None, None, None, False, args.chunk_size)[0], True),
+    }
+    try:
+        scans['triton'] = (
+            load('selective_scan_triton').triton_selective_scan, False)
+    except ImportError as err:
+        print(f'triton unavailable: {err}\n')
+    if scan.mamba_ssm_available():
+        scans['mamba_ssm'] = (scan._import_kernel('selective_scan'), False)
+    return scans
+
+
+def cuda_timed(fn, repeat):
+    """Median CUDA-event time (ms) of ``repeat`` calls after a warm-up, the
+    peak memory (MB) of one call above what was allocated before it, and
+    the last result."""
+    import torch
+    fn()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    result = fn()
+    torch.cuda.synchronize()
+    peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+    times = []
+    for _ in range(repeat):
+        del result
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        result = fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return sorted(times)[len(times) // 2], peak, result
+
+
+def cuda_main(args):
+    import torch
+    plan_chunks = load('selective_scan').plan_chunks
+    scans = cuda_scans(args)
+    print(f'{torch.cuda.get_device_name()}, torch {torch.__version__}, '
+          f'batch {args.batch}, N={args.state}, float32, the official call '
+          f'(softplus outside, no D / z / bias); median of {args.repeat} '
+          f'runs; peak = max allocated during one run minus the inputs\n')
+    print('| E | L | pass | scan | T | time | speed-up vs loop | peak | '
+          'max rel. diff (out / grads) |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for width in args.widths:
+        for length in args.tokens:
+            inputs = [t.cuda() for t in make_inputs(
+                args.batch, width, args.state, length)]
+            size = plan_chunks(inputs[1], inputs[2], args.chunk_size)[0]
+            for mode in ('fwd', 'fwd+bwd'):
+                backward = mode == 'fwd+bwd'
+
+                def run(scan):
+                    xs = [t.clone().requires_grad_(backward) for t in inputs]
+                    out = scan(*xs)
+                    if backward:
+                        out.backward(torch.ones_like(out))
+                    return [out.detach()] + [x.grad for x in xs if backward]
+
+                rows = {}
+                for name, (scan, planned) in scans.items():
+                    with torch.set_grad_enabled(backward):
+                        rows[name] = cuda_timed(lambda: run(scan),
+                                                args.repeat)
+                seq_ms, _, seq_result = rows['sequential']
+                for name, (ms, peak, result) in rows.items():
+                    diffs = [rel_diff(a, b)
+                             for a, b in zip(result, seq_result)]
+                    diff = f'{diffs[0]:.1e}' + (
+                        f' / {max(diffs[1:]):.1e}' if len(diffs) > 1 else '')
+                    chunk = size if scans[name][1] else ''
+                    print(f'| {width} | {length} | {mode} | {name} | {chunk} '
+                          f'| {ms:.2f} ms | {seq_ms / ms:.1f}x | '
+                          f'{peak:.0f} MB | {diff} |', flush=True)
+                del rows, seq_result
+            del inputs
+            torch.cuda.empty_cache()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--tokens', type=int, nargs='+', default=[196, 784])
-    parser.add_argument('--widths', type=int, nargs='+',
-                        default=[128, 768, 1536])
-    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
+    parser.add_argument('--tokens', type=int, nargs='+', default=None,
+                        help='default: 196 784 (cpu), 196 (cuda)')
+    parser.add_argument('--widths', type=int, nargs='+', default=None,
+                        help='default: 128 768 1536 (cpu), 768 1536 2048 '
+                        '(cuda)')
+    parser.add_argument('--batch', type=int, default=None,
+                        help='default: 1 (cpu), 32 (cuda)')
     parser.add_argument('--state', type=int, default=16)
     parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--repeat', type=int, default=None,
+                        help='default: 3 (cpu), 10 (cuda)')
     parser.add_argument('--chunk-size', type=int, default=None,
                         help='chunk length of the parallel scan '
-                        '(default: chosen per shape)')
+                        '(default: chosen per shape and device)')
     parser.add_argument('--worker', nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    cuda = args.device == 'cuda'
+    defaults = dict(tokens=[196] if cuda else [196, 784],
+                    widths=[768, 1536, 2048] if cuda else [128, 768, 1536],
+                    batch=32 if cuda else 1, repeat=10 if cuda else 3)
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if cuda:
+        cuda_main(args)
+        return
     if args.worker:
         impl, mode, width, length, out_file = args.worker
         worker(impl, mode, int(width), int(length), args, out_file)
