@@ -15,9 +15,9 @@ product with a triangular [T, T + 1] matrix and ``y_t = C_t . h_t`` one
 batched vector-matrix product, so the full [b, E, N, L] state is never
 stored: one [T, b, N, E] chunk block is live at a time, sized to stay in the
 CPU cache (on a GPU: a larger block, bounded in memory; see
-:func:`plan_chunks`). ``T`` is halved where a chunk's decays span more than the dtype's
-safe ``exp`` range; single-step decays below the working precision are
-clamped, so nothing overflows.
+:func:`default_chunk`). ``T`` is halved where a chunk's decays span more
+than the dtype's safe ``exp`` range; single-step decays below the working
+precision are clamped, so nothing overflows.
 
 :class:`SelectiveScanFn` saves its inputs and the chunk-entering states only;
 its hand-written backward recomputes each chunk's states from its entering
