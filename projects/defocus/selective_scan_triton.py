@@ -1,4 +1,4 @@
-"""Triton kernels of the selective scan (CUDA, or CPU under TRITON_INTERPRET=1).
+"""Triton kernels of the selective scan (CUDA; CPU under TRITON_INTERPRET=1).
 
 Same semantics as :func:`~.reference.selective_scan_ref`. One program owns
 ``BLOCK_E`` channels of one batch element and walks the tokens in chunks of
