@@ -20,6 +20,8 @@ chunk's first adjoint (or the last state's gradient) carried in. Then
 channels into per-block partials [E / BLOCK_E, b, N, L] (summed by torch:
 deterministic, no atomics), ``dA, dD, ddelta_bias`` into per-batch partials.
 """
+import contextlib
+
 import torch
 import triton
 import triton.language as tl
@@ -293,6 +295,18 @@ def _strides(t):
     return (0, 0, 0) if t is None else t.stride()
 
 
+def _or(default, *tensors):
+    """The tensors, ``default`` for the absent ones (kernel arguments that
+    the constexpr flags leave unread)."""
+    return [default if t is None else t for t in tensors]
+
+
+def _on_device(t):
+    """Launch on ``t``'s GPU (Triton launches on the current one)."""
+    return torch.cuda.device(t.device) if t.is_cuda else \
+        contextlib.nullcontext()
+
+
 class TritonSelectiveScanFn(torch.autograd.Function):
     """Selective scan with the Triton forward and backward kernels.
 
@@ -315,17 +329,18 @@ class TritonSelectiveScanFn(torch.autograd.Function):
         ckpt = u.new_empty(batch, nchunks, width, nstate, dtype=work) \
             if store else last
         grid = (triton.cdiv(width, BLOCK_E), batch)
-        _scan_fwd_kernel[grid](
-            u, delta, A, B, C, u if D is None else D, u if z is None else z,
-            u if delta_bias is None else delta_bias, out, last, ckpt,
-            width, length, nstate, nchunks,
-            *u.stride(), *delta.stride(), *A.stride(), *B.stride(),
-            *C.stride(), *_strides(z),
-            HAS_D=D is not None, HAS_Z=z is not None,
-            HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
-            STORE=store, BLOCK_E=BLOCK_E,
-            BLOCK_N=triton.next_power_of_2(nstate), CHUNK=chunk,
-            num_warps=NUM_WARPS)
+        with _on_device(u):
+            _scan_fwd_kernel[grid](
+                u, delta, A, B, C, *_or(u, D, z, delta_bias), out, last,
+                ckpt,
+                width, length, nstate, nchunks,
+                *u.stride(), *delta.stride(), *A.stride(), *B.stride(),
+                *C.stride(), *_strides(z),
+                HAS_D=D is not None, HAS_Z=z is not None,
+                HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
+                STORE=store, BLOCK_E=BLOCK_E,
+                BLOCK_N=triton.next_power_of_2(nstate), CHUNK=chunk,
+                num_warps=NUM_WARPS)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias,
                               ckpt if store else None)
         ctx.plan = (bool(delta_softplus), chunk, nchunks)
@@ -350,20 +365,19 @@ class TritonSelectiveScanFn(torch.autograd.Function):
         dA = new(batch, width, nstate, dtype=work)
         dD = None if D is None else new(batch, width, dtype=work)
         dbias = None if bias is None else new(batch, width, dtype=work)
-        _scan_bwd_kernel[(nblocks, batch)](
-            u, delta, A, B, C, u if D is None else D, u if z is None else z,
-            u if bias is None else bias, grad_out,
-            u if grad_last is None else grad_last.contiguous(), ckpt,
-            du, ddelta, du if dz is None else dz, dB, dC, dA,
-            du if dD is None else dD, du if dbias is None else dbias,
-            width, length, nstate, nchunks, batch,
-            *u.stride(), *delta.stride(), *A.stride(), *B.stride(),
-            *C.stride(), *_strides(z), *grad_out.stride(),
-            HAS_D=D is not None, HAS_Z=z is not None,
-            HAS_BIAS=bias is not None, SOFTPLUS=softplus,
-            HAS_GLAST=grad_last is not None, BLOCK_E=BLOCK_E,
-            BLOCK_N=triton.next_power_of_2(nstate), CHUNK=chunk,
-            num_warps=NUM_WARPS)
+        with _on_device(u):
+            _scan_bwd_kernel[(nblocks, batch)](
+                u, delta, A, B, C, *_or(u, D, z, bias), grad_out,
+                u if grad_last is None else grad_last.contiguous(), ckpt,
+                du, ddelta, *_or(du, dz), dB, dC, dA, *_or(du, dD, dbias),
+                width, length, nstate, nchunks, batch,
+                *u.stride(), *delta.stride(), *A.stride(), *B.stride(),
+                *C.stride(), *_strides(z), *grad_out.stride(),
+                HAS_D=D is not None, HAS_Z=z is not None,
+                HAS_BIAS=bias is not None, SOFTPLUS=softplus,
+                HAS_GLAST=grad_last is not None, BLOCK_E=BLOCK_E,
+                BLOCK_N=triton.next_power_of_2(nstate), CHUNK=chunk,
+                num_warps=NUM_WARPS)
         grads = (du, ddelta, dA.sum(0), dB.sum(0), dC.sum(0),
                  None if dD is None else dD.sum(0), dz,
                  None if dbias is None else dbias.sum(0))
