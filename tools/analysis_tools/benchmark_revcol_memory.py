@@ -13,7 +13,8 @@ official code saves; 0: only the last column's). One training step is a
 forward of the backbone (drop path ``--drop-path``, four levels out) and
 the backward of the sum of the outputs' means, float32, no optimizer.
 
-- saved: bytes autograd saves for backward in one step, counted with
+- saved: bytes autograd saves for backward in the forward of a step (what
+  it holds until backward), counted with
   ``torch.autograd.graph.saved_tensors_hooks`` (distinct storages,
   parameters excluded); exact and deterministic.
 - peak: memory above the model and the input during a step (parameter
@@ -39,9 +40,13 @@ sys.path.insert(0, str(ROOT))
 MIB = 2.0**20
 
 
+def loss_of(outs):
+    return sum(o.float().mean() for o in outs)
+
+
 def train_step(model, x):
     model.zero_grad(set_to_none=True)
-    sum(o.float().mean() for o in model(x)).backward()
+    loss_of(model(x)).backward()
 
 
 def saved_bytes(model, x):
@@ -55,8 +60,10 @@ def saved_bytes(model, x):
             storages[s.data_ptr()] = s.nbytes()
         return t
 
+    model.zero_grad(set_to_none=True)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        train_step(model, x)
+        outs = model(x)
+    loss_of(outs).backward()
     return sum(storages.values())
 
 
