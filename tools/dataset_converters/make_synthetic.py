@@ -6,6 +6,8 @@ Example::
         --out data/synthetic_coco --num-train 200 --num-val 50 --size 128 128
     python tools/dataset_converters/make_synthetic.py nuscenes \
         --out data/synthetic_nuscenes --num-train 8 --num-val 2 --size 90 160
+    python tools/dataset_converters/make_synthetic.py cityscapes \
+        --out data/cityscapes --num-train 2 --num-val 2 --real-size
 
 For ``nuscenes`` the counts are SCENES (4 key frames each) and the root also
 gets the infos files (``nuscenes_infos_{train,val}.json``).
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from projects.synthetic_data import GENERATORS  # noqa: E402
+from projects.synthetic_data import GENERATORS, REAL_SIZES  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -26,17 +28,23 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='dataset root to write')
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=50)
-    parser.add_argument('--size', type=int, nargs=2, default=[128, 128],
-                        metavar=('H', 'W'))
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument('--size', type=int, nargs=2, default=[128, 128],
+                      metavar=('H', 'W'))
+    size.add_argument('--real-size', action='store_true',
+                      help='the real dataset\'s image size '
+                      '(nuScenes 900 x 1600, Cityscapes 1024 x 2048, ...)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-classes', type=int, default=None,
                         help='drawn classes (coco, imagenet)')
     args = parser.parse_args(argv)
+    if args.real_size:
+        args.size = list(REAL_SIZES[args.kind])
     if args.num_train < 1 or args.num_val < 1:
         parser.error('--num-train and --num-val must be >= 1')
     if min(args.size) < 32:
         parser.error(f'--size must be at least 32 x 32, got {args.size}')
-    if args.num_classes is not None and args.kind in ('ade20k', 'nuscenes'):
+    if args.num_classes is not None and args.kind not in ('coco', 'imagenet'):
         parser.error(f'--num-classes does not apply to {args.kind}')
     return args
 
