@@ -18,9 +18,13 @@ from projects.run_config import load_config
 
 TASKS = ('det', 'seg', 'cls', 'bev', 'ssl')
 # dataset type -> projects.synthetic_data generator of the same format
-SYNTHETIC_KINDS = {'CocoDataset': 'coco', 'ADE20KDataset': 'ade20k',
-                   'ImageNet': 'imagenet', 'CustomDataset': 'imagenet',
+SYNTHETIC_KINDS = {'CocoDataset': 'coco', 'COCOCaptions': 'coco',
+                   'ADE20KDataset': 'ade20k', 'PascalVOCDataset': 'voc',
+                   'CityscapesDataset': 'cityscapes', 'ImageNet': 'imagenet',
+                   'CustomDataset': 'imagenet',
                    'NuScenesBEVDataset': 'nuscenes'}
+# image (H, W) of the small synthetic datasets of the tiny configs
+TINY_SIZES = {'nuscenes': (90, 160), 'imagenet': (64, 64)}
 
 
 def load_analysis_config(path, cfg_options=None):
@@ -52,12 +56,27 @@ def _drop_pretrained(node):
 def build_model(cfg, device='cpu'):
     """``MODELS.build(cfg.model)`` in the config's scope, SyncBN reverted,
     on ``device``. Pretrained-weight ``init_cfg`` entries are dropped (the
-    analysis tools measure structure or load a checkpoint themselves)."""
+    analysis tools measure structure or load a checkpoint themselves).
+
+    On CUDA the parameters are created on the GPU (``torch.device`` as the
+    default device: a 2 B-parameter model is built and initialised in
+    seconds); a model whose construction needs CPU tensors is built on the
+    CPU and moved.
+    """
     from mmengine.model import revert_sync_batchnorm
     model_cfg = copy.deepcopy(cfg.model)
     _drop_pretrained(model_cfg)
+    device = torch.device(device)
     with DefaultScope.overwrite_default_scope(scope_of(cfg)):
-        model = MODELS.build(model_cfg)
+        model = None
+        if device.type == 'cuda':
+            try:
+                with device:
+                    model = MODELS.build(copy.deepcopy(model_cfg))
+            except (RuntimeError, TypeError):  # CPU-only construction code
+                model = None
+        if model is None:
+            model = MODELS.build(model_cfg)
     return revert_sync_batchnorm(model).to(device)
 
 
@@ -99,9 +118,21 @@ def _walk_datasets(node, fn):
             _walk_datasets(value, fn)
 
 
+def _rebase(node, prev, new):
+    """Replace the leading ``prev`` of every path string under ``node``
+    (pipeline files such as a caption vocabulary), in place."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, val in list(items):
+        if isinstance(val, str) and val.startswith(prev + '/'):
+            node[key] = new.rstrip('/') + val[len(prev):]
+        elif isinstance(val, (dict, list)):
+            _rebase(val, prev, new)
+
+
 def set_data_root(cfg, data_root):
-    """Point every dataloader's datasets (and evaluator annotation files
-    that lived under the old root) at ``data_root``, in place."""
+    """Point every dataloader's datasets (their pipelines' files and the
+    evaluator annotation files that lived under the old root) at
+    ``data_root``, in place."""
     data_root = str(data_root)
     old = str(cfg.get('data_root', '')).rstrip('/')
 
@@ -112,6 +143,9 @@ def set_data_root(cfg, data_root):
             ann = ds.get('ann_file')
             if isinstance(ann, str) and prev and ann.startswith(prev):
                 ds['ann_file'] = data_root + ann[len(prev):]
+            for root in {prev, old} - {''}:  # files under either root
+                if isinstance(ds.get('pipeline'), list):
+                    _rebase(ds['pipeline'], root, data_root)
 
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(key) is not None:
@@ -141,19 +175,34 @@ def synthetic_kind(cfg, phase='train'):
     """The ``projects.synthetic_data`` generator that writes data in the
     format of the config's ``phase`` dataset (``None`` if there is none)."""
     ds = dataset_cfg(cfg, phase)
-    while 'dataset' in ds and 'pipeline' not in ds:  # RepeatDataset & co.
-        ds = ds['dataset']
+    while 'pipeline' not in ds and ('dataset' in ds or ds.get('datasets')):
+        # RepeatDataset & co. wrap one dataset, ConcatDataset several
+        ds = ds['dataset'] if 'dataset' in ds else ds['datasets'][0]
     return SYNTHETIC_KINDS.get(str(ds.get('type', '')).split('.')[-1])
 
 
-def synthetic_data_root(kind, out, num=4, seed=0):
-    """Write a small synthetic dataset of ``kind`` under ``out``; its root."""
-    from projects.synthetic_data import GENERATORS
+def synthetic_data_root(kind, out, num=4, seed=0, real_size=False):
+    """Write a small synthetic dataset of ``kind`` under ``out``; its root.
+
+    Images have the real dataset's size (``REAL_SIZES``: nuScenes cameras
+    1600 x 900, Cityscapes 2048 x 1024, ...) when ``real_size``, else the
+    small size of the tiny configs. ``num`` images per split (nuScenes: one
+    scene of 4 key frames per split).
+    """
+    from projects.synthetic_data import GENERATORS, REAL_SIZES
+    if kind not in GENERATORS:
+        raise ValueError(f'unknown synthetic data kind {kind!r}; expected '
+                         f'one of {sorted(GENERATORS)}')
+    kwargs = dict(seed=seed)
+    if real_size:
+        kwargs['size'] = REAL_SIZES[kind]
+    elif kind in TINY_SIZES:
+        kwargs['size'] = TINY_SIZES[kind]
     if kind == 'nuscenes':
-        return GENERATORS[kind](out, 1, 1, size=(90, 160), seed=seed)
+        return GENERATORS[kind](out, 1, 1, **kwargs)
     if kind == 'imagenet':
-        return GENERATORS[kind](out, num, num, seed=seed, num_classes=5)
-    return GENERATORS[kind](out, num, num, seed=seed)
+        kwargs['num_classes'] = 5
+    return GENERATORS[kind](out, num, num, **kwargs)
 
 
 def check_data_root(cfg, phase):

@@ -6,15 +6,22 @@ for inference, the train pipeline for the training step) on its dataset,
 another root, or a synthetic dataset of the same format. After ``warmup``
 untimed calls of each kind, ``iters`` timed calls give the median time.
 
-Peak memory is measured on one more (untimed) call of each kind:
-``torch.cuda.max_memory_allocated`` above the memory allocated before it on
-CUDA, the peak of the tensors live during the call on the CPU
-(:class:`~projects.analysis.memory.LiveTensorPeak`); so several configs can
-be measured in one process. CPU timings on a shared machine are noisy:
-compare the ratios of one run.
+Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` above the memory
+allocated before the timed calls (it costs nothing, so it spans them); on
+the CPU the peak of the tensors live during one more, untimed call of each
+kind (:class:`~projects.analysis.memory.LiveTensorPeak`, which slows the
+call down); so several configs can be measured in one process. CPU timings
+on a shared machine are noisy: compare the ratios of one run.
+
+An evaluation-only config (no ``train_dataloader``, e.g. a kNN config run
+by ``KNNTestLoop``) has no training step; its inference is the loop's
+feature extraction (``projects.ssl_eval.features.batch_features``).
 """
+import contextlib
 import copy
+import fcntl
 import os
+import shutil
 import time
 
 import torch
@@ -23,7 +30,7 @@ from mmengine.registry import DefaultScope
 
 from .memory import PeakMemory
 from .samples import (build_dataset, build_model, check_data_root,
-                      set_data_root, synthetic_data_root, synthetic_kind,
+                      dataset_cfg, set_data_root, synthetic_data_root, synthetic_kind,
                       take_batch)
 
 COLUMNS = ('config', 'params (M)', 'infer (ms)', 'train step (ms)',
@@ -31,27 +38,47 @@ COLUMNS = ('config', 'params (M)', 'infer (ms)', 'train step (ms)',
 RATIO_KEYS = ('infer_ms', 'train_ms', 'infer_peak_mb', 'train_peak_mb')
 
 
-def prepare_data(cfg, data_root=None, tmp_dir=None, cache=None):
+@contextlib.contextmanager
+def _file_lock(path):
+    with open(path, 'w') as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare_data(cfg, data_root=None, tmp_dir=None):
     """Point ``cfg`` at ``data_root``; or, when its own data root is
-    missing, at a synthetic dataset of the same format written under
-    ``tmp_dir`` (``cache``: kind -> root, shared between configs).
-    Returns the data root used (``None``: the config's own)."""
+    missing, at a synthetic dataset of the same format under ``tmp_dir``.
+
+    The synthetic dataset of each format is written once into
+    ``tmp_dir/<kind>[_real]`` and shared by the configs (and processes:
+    a file lock serialises the writers, a marker file flags a finished
+    one). A config whose data root names a synthetic dataset gets the small
+    images of the tiny configs, any other one the real dataset's image size.
+    Returns the data root used (``None``: the config's own).
+    """
     if data_root is not None:
         set_data_root(cfg, data_root)
         return str(data_root)
+    phase = 'train' if cfg.get('train_dataloader') else 'test'
     try:
-        check_data_root(cfg, 'train')
+        check_data_root(cfg, phase)
         return None
     except FileNotFoundError:
-        kind = synthetic_kind(cfg, 'train')
+        kind = synthetic_kind(cfg, phase)
         if kind is None or tmp_dir is None:
             raise
-    cache = {} if cache is None else cache
-    if kind not in cache:
-        cache[kind] = str(synthetic_data_root(kind, os.path.join(
-            str(tmp_dir), kind)))
-    set_data_root(cfg, cache[kind])
-    return cache[kind]
+    real_size = 'synthetic' not in str(dataset_cfg(cfg, phase))
+    root = os.path.join(str(tmp_dir), kind + '_real' * real_size)
+    with _file_lock(root + '.lock'):
+        if not os.path.exists(os.path.join(root, '.complete')):
+            shutil.rmtree(root, ignore_errors=True)
+            synthetic_data_root(kind, root, real_size=real_size)
+            open(os.path.join(root, '.complete'), 'w').close()
+    set_data_root(cfg, root)
+    return root
 
 
 def _optim_wrapper(cfg, model, device):
@@ -79,48 +106,105 @@ def _timed(fn, iters, device):
     return sorted(times)[len(times) // 2] * 1000
 
 
+def _loader_batch_size(cfg, phase):
+    loader = cfg.get(f'{phase}_dataloader') or {}
+    if not loader.get('batch_size'):
+        raise KeyError(f'{phase}_dataloader has no batch_size; pass one')
+    return int(loader['batch_size'])
+
+
+def _infer_fn(cfg, model, batch):
+    """The inference call of the config's test loop."""
+    loop = str((cfg.get('test_cfg') or {}).get('type', ''))
+    if 'KNN' in loop or 'Feature' in loop:
+        from projects.ssl_eval.features import batch_features
+        reduce = cfg.test_cfg.get('feat_reduce', 'auto')
+        return lambda: batch_features(model, batch, reduce)
+    return lambda: model.test_step(batch)
+
+
+def input_shape(batch):
+    """``'CxHxW'`` of the first image of a collated batch (a multi-view
+    batch: of its first view; BEV: ``'TxNxCxHxW'`` of the first sample)."""
+    inputs = batch['inputs']
+    bev = isinstance(inputs, dict)
+    first = inputs['imgs'] if bev else inputs
+    while isinstance(first, (list, tuple)):
+        first = first[0]
+    shape = tuple(first.shape)
+    if len(shape) == (6 if bev else 4):  # stacked by default_collate
+        shape = shape[1:]
+    return 'x'.join(str(s) for s in shape)
+
+
+def _scalar_loss(log_vars):
+    loss = log_vars.get('loss') if isinstance(log_vars, dict) else None
+    return None if loss is None else float(loss)
+
+
 def measure_config(cfg, batch_size=2, iters=3, warmup=1, device='cpu'):
     """Measure one (data-ready) config; a dict with ``params``,
-    ``infer_ms``, ``train_ms``, ``infer_peak_mb``, ``train_peak_mb``."""
+    ``infer_ms``, ``train_ms``, ``infer_peak_mb``, ``train_peak_mb``,
+    ``loss`` (of the last training step), ``amp`` and the batch sizes.
+
+    ``batch_size=None`` takes each dataloader's own (per-GPU) batch size.
+    An evaluation-only config gets ``None`` training figures.
+    """
     device = torch.device(device)
     torch.manual_seed(0)
     model = build_model(cfg, device)
     if hasattr(model, 'init_weights'):
         model.init_weights()
-    train_set = build_dataset(cfg, 'train')
-    train_batch = take_batch(cfg, train_set, batch_size, 'train')
-    phase = 'val' if cfg.get('val_dataloader') else 'train'
-    val_set = train_set if phase == 'train' else build_dataset(cfg, 'val')
-    val_batch = take_batch(cfg, val_set, batch_size, phase)
-    optim = _optim_wrapper(cfg, model, device)
+    trains = bool(cfg.get('train_dataloader'))
+    phase = next(p for p in ('val', 'test', 'train')
+                 if cfg.get(f'{p}_dataloader'))
+    sizes = {p: batch_size or _loader_batch_size(cfg, p)
+             for p in {phase, 'train'} if cfg.get(f'{p}_dataloader')}
+    val_set = build_dataset(cfg, phase)
+    infer = _infer_fn(cfg, model, take_batch(cfg, val_set, sizes[phase],
+                                             phase))
     hub = MessageHub.get_current_instance()
     hub.update_info('max_iters', 1000)
     hub.update_info('max_epochs', 100)
+    out = dict(params=sum(p.numel() for p in model.parameters()),
+               infer_batch=sizes[phase], device=str(device))
 
-    def infer(_):
-        with torch.no_grad():
-            model.test_step(val_batch)
+    def peak_and_time(fn):
+        """Median ms of ``iters`` calls after ``warmup``, peak MB."""
+        for i in range(warmup):
+            fn(i)
+        if device.type == 'cuda':
+            with PeakMemory(device) as peak:
+                ms = _timed(lambda i: fn(i + warmup), iters, device)
+            return ms, peak.mb
+        ms = _timed(lambda i: fn(i + warmup), iters, device)
+        with PeakMemory(device) as peak:
+            fn(warmup + iters)
+        return ms, peak.mb
+
+    model.eval()
+    with torch.no_grad():
+        out['infer_ms'], out['infer_peak_mb'] = peak_and_time(
+            lambda _: infer())
+    out.update(train_ms=None, train_peak_mb=None, loss=None, amp=False,
+               train_batch=None, train_input=None)
+    if not trains:
+        return out
+    train_set = val_set if phase == 'train' else build_dataset(cfg, 'train')
+    train_batch = take_batch(cfg, train_set, sizes['train'], 'train')
+    optim = _optim_wrapper(cfg, model, device)
+    losses = []
 
     def train(i):
         hub.update_info('iter', i)
-        model.train_step(train_batch, optim)
+        losses.append(_scalar_loss(model.train_step(train_batch, optim)))
 
-    model.eval()
-    for _ in range(warmup):
-        infer(0)
-    infer_ms = _timed(infer, iters, device)
-    with PeakMemory(device) as infer_peak:
-        infer(0)
     model.train()
-    for i in range(warmup):
-        train(i)
-    train_ms = _timed(lambda i: train(i + warmup), iters, device)
-    with PeakMemory(device) as train_peak:
-        train(warmup + iters)
-    return dict(params=sum(p.numel() for p in model.parameters()),
-                infer_ms=infer_ms, train_ms=train_ms,
-                infer_peak_mb=infer_peak.mb, train_peak_mb=train_peak.mb,
-                batch_size=batch_size, device=str(device))
+    out['train_ms'], out['train_peak_mb'] = peak_and_time(train)
+    out.update(loss=losses[-1], train_batch=sizes['train'],
+               train_input=input_shape(train_batch),
+               amp=type(optim).__name__ == 'AmpOptimWrapper')
+    return out
 
 
 def ratio_rows(rows):
@@ -132,8 +216,10 @@ def ratio_rows(rows):
         row = dict(row)
         if base is not None and 'error' not in row:
             for key in RATIO_KEYS:
-                ref = base[key]
-                row[f'{key}_ratio'] = row[key] / ref if ref > 0 else float('nan')
+                ref, val = base[key], row[key]
+                row[f'{key}_ratio'] = (
+                    None if ref is None or val is None else
+                    val / ref if ref > 0 else float('nan'))
         out.append(row)
     return out
 
@@ -151,6 +237,9 @@ def format_table(rows):
             cells = [row['config'], f'{row["params"] / 1e6:.2f}']
             for key in RATIO_KEYS:
                 fmt = '.1f' if key.endswith('ms') else '.0f'
-                cells.append(f'{row[key]:{fmt}} ({row[key + "_ratio"]:.2f}x)')
+                ratio = row[key + '_ratio']
+                cells.append('-' if row[key] is None else
+                             f'{row[key]:{fmt}}' if ratio is None else
+                             f'{row[key]:{fmt}} ({ratio:.2f}x)')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)

@@ -64,12 +64,12 @@ def main(argv=None):
             f'data root {args.data_root} does not exist'))
     torch.set_num_threads(args.threads)
     quiet_logs()
-    rows, cache = [], {}
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for config in args.configs:
             try:
                 cfg = load_analysis_config(config)
-                prepare_data(cfg, args.data_root, tmp, cache)
+                prepare_data(cfg, args.data_root, tmp)
                 row = measure_config(cfg, args.batch_size, args.iters,
                                      args.warmup, args.device)
             except Exception as err:  # one broken config: an error row
