@@ -181,14 +181,16 @@ def synthetic_kind(cfg, phase='train'):
     return SYNTHETIC_KINDS.get(str(ds.get('type', '')).split('.')[-1])
 
 
-def synthetic_data_root(kind, out, num=4, seed=0, real_size=False):
+def synthetic_data_root(kind, out, num=None, seed=0, real_size=False):
     """Write a small synthetic dataset of ``kind`` under ``out``; its root.
 
     Images have the real dataset's size (``REAL_SIZES``: nuScenes cameras
     1600 x 900, Cityscapes 2048 x 1024, ...) when ``real_size``, else the
-    small size of the tiny configs. ``num`` images per split (nuScenes: one
-    scene of 4 key frames per split).
+    small size of the tiny configs. ``num`` images per split (default 2 at
+    the real size, else 4; batches cycle through them; nuScenes: one scene
+    of 4 key frames per split).
     """
+    num = num or (2 if real_size else 4)
     from projects.synthetic_data import GENERATORS, REAL_SIZES
     if kind not in GENERATORS:
         raise ValueError(f'unknown synthetic data kind {kind!r}; expected '

@@ -3,6 +3,9 @@ worker pool (timeouts, dead workers, out-of-memory retries) with stand-in
 measurements in real worker processes."""
 import json
 import math
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,8 @@ ENV = dict(date='2026-12-04 12:00 UTC', machine='NVIDIA H200, 139 GiB',
            cudnn='91000', mmcv='2.1.0', mmengine='0.10.7', mmdet='3.3.0',
            mmsegmentation='1.2.2', mmpretrain='1.2.0', numpy='2.1.0')
 RUN = {'device': 'cuda', 'concurrent workers': 6}
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # fake_measures, also in the spawned workers
 
 
 def _row(name, loss=0.7, train_ms=12.5, **kw):
@@ -37,7 +42,8 @@ def test_markdown_rows_sorted_with_figures_errors_and_header():
     rows = [_row('z.py'), dict(config='b.py', what='model',
                                error='missing file /x.pth'),
             _row('a.py', loss=float('nan')),
-            _row('k.py', train_ms=None, loss=None, what='evaluation only')]
+            _row('k.py', train_ms=None, loss=None, train_batch=None,
+                 train_peak_mb=None, what='evaluation only')]
     text = markdown(rows, ENV, RUN, total=5)
     for word in ('2026-12-04', 'NVIDIA H200', 'torch 2.11.0', 'cuda 13.0',
                  'mmcv 2.1.0', 'numpy 2.1.0', 'concurrent workers 6',
@@ -119,7 +125,7 @@ def _run(tmp_path, names, **kw):
     work = tmp_path / 'work'
     work.mkdir(exist_ok=True)
     settings = dict(device='cpu', work_dir=str(work), threads=1,
-                    measure='tests.analysis.fake_measures:measure')
+                    measure='fake_measures:measure')
     rows = []
     run_targets([Target(n, n) for n in names], settings, rows.append, **kw)
     return {r['config']: r for r in rows}, [r['config'] for r in rows]
@@ -141,17 +147,14 @@ def test_pool_retries_out_of_memory_alone_and_deadline(tmp_path):
     assert 'error' not in rows['oom'] and rows['oom']['retried_alone']
     assert order[-1] == 'oom'  # after the others, with the device alone
     rows, _ = _run(tmp_path, ['sleep', 'a', 'b', 'c'], jobs=1, timeout=60,
-                   deadline=__import__('time').time() + 8)
+                   deadline=time.time() + 8)
     assert rows['sleep']['error'].startswith('deadline of the run reached')
     assert all(rows[n]['error'] == 'not run: deadline of the run reached'
                for n in 'abc')
 
 
 def test_cli_rejects_bad_arguments(capsys):
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tools' /
-                           'analysis_tools'))
+    sys.path.insert(0, str(HERE.parents[1] / 'tools' / 'analysis_tools'))
     import gpu_check
     with pytest.raises(SystemExit) as exc:
         gpu_check.parse_args(['--jobs', '0'])
