@@ -34,9 +34,8 @@ def weight(name):
     return 1 + sum(w for word, w in HEAVY_WORDS if word in name)
 
 
-def describe_error(err):
-    """One line naming what is missing (an mmcv op, a CUDA kernel, a file)
-    or, otherwise, the exception and the innermost frame it came from."""
+def _missing(err):
+    """What ``err`` says is missing (``None`` if it says nothing of it)."""
     msg = ' '.join(str(err).split())
     if isinstance(err, ImportError) and 'mmcv._ext' in msg:
         return 'missing mmcv._ext (mmcv built without its compiled ops)'
@@ -61,6 +60,20 @@ def describe_error(err):
         return f'missing file {err.filename or msg}'
     if type(err).__name__ == 'OutOfMemoryError' or 'out of memory' in msg:
         return f'CUDA out of memory: {msg[:160]}'
+    return None
+
+
+def describe_error(err):
+    """One line naming what is missing (an mmcv op, a CUDA kernel, a file),
+    from the error or the one that caused it, or else the exception and the
+    innermost frame it came from."""
+    cause = err
+    while cause is not None:
+        missing = _missing(cause)
+        if missing:
+            return missing
+        cause = cause.__cause__ or cause.__context__
+    msg = ' '.join(str(err).split())
     frames = traceback.extract_tb(err.__traceback__)
     where = (f' (at {os.path.basename(frames[-1].filename)}:'
              f'{frames[-1].lineno})' if frames else '')
@@ -85,14 +98,18 @@ def _resolve(spec):
 def _worker(conn, settings):
     """Receive targets, send rows, until ``None``; exit after a CUDA error
     that leaves the context unusable (the parent starts a fresh worker)."""
-    if settings.get('threads'):
-        import torch
-        torch.set_num_threads(settings['threads'])
-    from .samples import quiet_logs
-    for module in settings.get('imports', ()):
-        importlib.import_module(module)
-    measure = _resolve(settings['measure'])
-    quiet_logs()
+    try:
+        if settings.get('threads'):
+            import torch
+            torch.set_num_threads(settings['threads'])
+        from .samples import quiet_logs
+        for module in settings.get('imports', ()):
+            importlib.import_module(module)
+        measure = _resolve(settings['measure'])
+        quiet_logs()
+    except Exception as err:  # a broken environment: the parent stops
+        conn.send(dict(setup_error=describe_error(err)))
+        return
     conn.send('ready')
     while True:
         target = conn.recv()
@@ -193,6 +210,9 @@ def run_targets(targets, settings, on_row, jobs=1, timeout=600.0,
             msg = None
         if msg == 'ready':
             slot.ready = True
+        elif isinstance(msg, dict) and 'setup_error' in msg:
+            raise RuntimeError('a check worker could not start: '
+                               f"{msg['setup_error']}")
         elif msg is None:  # the worker died
             slot.proc.join(5)
             slots.remove(slot)

@@ -95,6 +95,13 @@ def test_describe_error_names_what_is_missing():
     assert describe_error(FileNotFoundError(
         2, 'No such file', 'projects/x/params.json')) == \
         'missing file projects/x/params.json'
+    try:  # the cause an import wrapper hides
+        try:
+            raise ModuleNotFoundError("No module named 'mmcv._ext'")
+        except ImportError as inner:
+            raise ImportError('Failed to import custom modules') from inner
+    except ImportError as err:
+        assert describe_error(err).startswith('missing mmcv._ext')
     try:
         {}['model']
     except KeyError as err:
