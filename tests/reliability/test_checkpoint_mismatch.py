@@ -53,9 +53,9 @@ def test_other_model_is_refused_and_partial_one_recorded(tmp_path,
     assert f'checkpoint {upernet} does not fit this model: nothing of ' \
         'neck, bbox_head would be loaded' in line
     # the R-18 layers match by name and shape, UPerNet's deep stem does not
-    assert '95 of 136 model keys would be loaded; 41 are missing and 0 ' \
-        'have another shape (by module: bbox_head 20 of 20, neck 16 of ' \
-        '16, backbone 5 of 100)' in line
+    assert '95 of 128 model keys would be loaded; 33 are missing and 0 ' \
+        'have another shape (by module: neck 16 of 16, bbox_head 12 of ' \
+        '12, backbone 5 of 100)' in line
     assert '--allow-mismatch' in line
 
     proc, metrics = test_tool(tmp_path, upernet, 'allowed',
@@ -63,7 +63,7 @@ def test_other_model_is_refused_and_partial_one_recorded(tmp_path,
     assert proc.returncode == 0, proc.stderr[-3000:]
     keys = metrics['checkpoint_keys']
     assert (keys['checkpoint'], keys['total'], keys['loaded']) == (
-        upernet, 136, 95)
+        upernet, 128, 95)
     assert 'neck.lateral_convs.0.conv.weight' in keys['missing']
     assert 'backbone.conv1.weight' in keys['missing']
     assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0
@@ -74,17 +74,17 @@ def test_other_model_is_refused_and_partial_one_recorded(tmp_path,
     state = ckpt['state_dict']
     del state['bbox_head.retina_reg.weight']
     del state['bbox_head.retina_reg.bias']
-    state['bbox_head.retina_cls.weight'] = torch.zeros(27, 256, 3, 3)
+    state['bbox_head.retina_cls.weight'] = torch.zeros(27, 128, 3, 3)
     state['bbox_head.retina_cls.bias'] = torch.zeros(27)
     torch.save(ckpt, tmp_path / 'partial.pth')
     proc, metrics = test_tool(tmp_path, tmp_path / 'partial.pth', 'partial')
     assert proc.returncode == 0, proc.stderr[-3000:]
     keys = metrics['checkpoint_keys']
-    assert (keys['total'], keys['loaded']) == (136, 132)
+    assert (keys['total'], keys['loaded']) == (128, 124)
     assert keys['missing'] == ['bbox_head.retina_reg.weight',
                                'bbox_head.retina_reg.bias']
     assert keys['mismatched'] == {
-        'bbox_head.retina_cls.weight': [[27, 256, 3, 3], [720, 256, 3, 3]],
+        'bbox_head.retina_cls.weight': [[27, 128, 3, 3], [720, 128, 3, 3]],
         'bbox_head.retina_cls.bias': [[27], [720]]}
-    assert '132 of 136 model keys would be loaded' in proc.stdout + \
+    assert '124 of 128 model keys would be loaded' in proc.stdout + \
         proc.stderr
