@@ -163,7 +163,7 @@ def check_evaluator(evaluator, key, source=''):
                 sub = f'{key}[{i}]' if isinstance(evaluator, list) else key
                 raise _missing('ann_file', ann, f'{sub}.ann_file', source)
             if ann.endswith('.json'):
-                check_annotation_json(ann)
+                check_annotation_json(ann, metric.get('data_root'))
 
 
 def check_data(cfg, splits, source=''):
@@ -181,10 +181,12 @@ def check_data(cfg, splits, source=''):
                             prefix)
 
 
-def check_annotation_json(path):
-    """Check a metric's JSON ``ann_file``: COCO records or nuScenes infos."""
+def check_annotation_json(path, data_root=None):
+    """Check a metric's JSON ``ann_file``: COCO records or nuScenes infos
+    (with their camera files under ``data_root``, if given)."""
     doc = load_json(path)
     if isinstance(doc, dict) and 'data_list' in doc:
-        raise_problems(f'infos file {path}', infos_problems(doc))
+        raise_problems(f'infos file {path}',
+                       infos_problems(doc, data_root=data_root))
     else:
         check_coco_file(path, doc=doc)

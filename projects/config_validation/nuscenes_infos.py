@@ -92,7 +92,8 @@ def sample_problems(info, index, cameras, data_root):
         if not isinstance(path, str) or not path:
             problems.append(f'{where}: cams.{cam}.data_path must be a file '
                             f'path, got {describe(path)}')
-        elif not osp.isfile(osp.join(data_root, path)):
+        elif data_root is not None and not osp.isfile(
+                osp.join(data_root, path)):
             problems.append(f'{where}: cams.{cam}.data_path '
                             f'{osp.join(data_root, path)} does not exist')
     instances = info.get('instances')
@@ -106,8 +107,9 @@ def sample_problems(info, index, cameras, data_root):
     return problems
 
 
-def infos_problems(doc, cameras=None, data_root=''):
-    """Problems of a loaded infos document (empty if valid)."""
+def infos_problems(doc, cameras=None, data_root=None):
+    """Problems of a loaded infos document (empty if valid); image files are
+    looked for under ``data_root`` unless it is None (a metric's infos)."""
     if not isinstance(doc, dict) or not isinstance(doc.get('data_list'),
                                                    list):
         return ['expected an object with metainfo and a data_list list, got '

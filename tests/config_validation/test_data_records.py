@@ -2,6 +2,7 @@
 temp folder and made malformed, checked through real zoo configs."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +13,12 @@ import projects  # noqa: F401
 from projects.config_validation import ConfigError, check_data
 from projects.config_validation.data_paths import check_dataset
 
-RETINANET = ('configs/retinanet/'
-             'retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py')
-UPERNET = 'configs/upernet/upernet_r18_tiny_1xb4-200it_synthetic-ade20k.py'
-NUSCENES = 'configs/_base_/datasets/synthetic_nuscenes_bev.py'
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+RETINANET = str(CONFIGS / 'retinanet'
+                / 'retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py')
+UPERNET = str(CONFIGS / 'upernet'
+              / 'upernet_r18_tiny_1xb4-200it_synthetic-ade20k.py')
+NUSCENES = str(CONFIGS / '_base_' / 'datasets' / 'synthetic_nuscenes_bev.py')
 
 
 def _copy(src, tmp_path, monkeypatch, name):

@@ -57,10 +57,11 @@ def _infos_doc():
 
 def test_valid_documents_have_no_problems():
     assert coco_problems(_coco_doc()) == []
-    problems = infos_problems(_infos_doc())
-    # only the image file is missing (relative to the working directory)
-    assert problems and all('data_path x.jpg does not exist' in p
-                            for p in problems)
+    assert infos_problems(_infos_doc()) == []
+    # with a data root, the image files are looked for
+    problems = infos_problems(_infos_doc(), data_root='no_such_root')
+    assert len(problems) == 2 and all(
+        'data_path no_such_root/x.jpg does not exist' in p for p in problems)
 
 
 @pytest.mark.parametrize('seed', range(4))
