@@ -93,7 +93,7 @@ def test_test_tool_on_read_only_and_full_work_dir(tmp_path, coco_root):
     proc = run(tmp_path, *test, full, fault=['enospc', '*/.metrics.json.*'])
     assert proc.returncode == 2, proc.stderr[-3000:]
     (line, ) = error_lines(proc)
-    (log_dir, ) = full.iterdir()
+    (log_dir, ) = [p for p in full.iterdir() if p.is_dir()]
     assert f'cannot write {log_dir}/metrics.json: No space left on device' \
         in line
     assert not (log_dir / 'metrics.json').exists()
