@@ -19,11 +19,20 @@ from .signatures import accepted_keywords
 INJECTED = {'runner', 'dataloader', 'evaluator', 'optimizer', 'dataset',
             'seed', 'module', 'name', 'params'}
 RESERVED = {'type', '_scope_', '_delete_'}
+# Top-level keys the runner builds; other top-level entries are variables
+# (``norm_cfg = dict(...)``) whose arguments are checked where they are used.
+RUNNER_KEYS = {'model', 'train_dataloader', 'val_dataloader',
+               'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg',
+               'optim_wrapper', 'param_scheduler', 'val_evaluator',
+               'test_evaluator', 'default_hooks', 'custom_hooks',
+               'log_processor', 'visualizer', 'data_preprocessor'}
 # Keys read by the builder of a config entry, not by its ``type`` (pattern
 # of the key path -> keys): the optimizer-wrapper constructor consumes
 # ``constructor``/``paramwise_cfg``, ``Runner.register_hook`` pops
-# ``priority``, mmengine's scheduler builder ``convert_to_iter_based``.
+# ``priority``, mmengine's scheduler builder ``convert_to_iter_based``,
+# mmcv's ``build_norm_layer`` ``requires_grad``.
 CONSUMED = (
+    (r'(.+\.)?\w*norm_cfg', {'requires_grad'}),
     (r'optim_wrapper', {'constructor', 'paramwise_cfg'}),
     (r'(default_hooks\.\w+|custom_hooks\[\d+\])', {'priority'}),
     (r'param_scheduler(\.\w+)?(\[\d+\])?', {'convert_to_iter_based'}),
@@ -117,16 +126,17 @@ class TypeChecker:
             raise ConfigError(
                 f"{self.source}key '{path}.type': '{type_name}' is not a "
                 f"registered type in scope '{scope}'.{hint}")
+        if '.' not in path and '[' not in path and path not in RUNNER_KEYS:
+            return
         accepted = [accepted_keywords(obj, node) for obj in objs]
         if any(a is None for a in accepted):
             return
-        allowed = (set().union(*accepted) | INJECTED | RESERVED
-                   | consumed_keys(path))
+        known = set().union(*accepted) | consumed_keys(path)
         for key in node:
-            if key not in allowed:
+            if key not in known | INJECTED | RESERVED:
                 raise ConfigError(
                     f"{self.source}key '{path}.{key}': {type_name} takes no "
-                    f"argument '{key}'.{suggest(key, set().union(*accepted))}")
+                    f"argument '{key}'.{suggest(key, known)}")
 
 
 def check_types(cfg, source=''):

@@ -140,3 +140,27 @@ def test_train_tool_stops_on_a_typo_before_any_work(tmp_path):
     assert "Did you mean 'interval'" in proc.stderr
     assert not (tmp_path / 'work').exists() or not any(
         (tmp_path / 'work').rglob('*.pth'))
+
+
+def test_norm_cfg_requires_grad_is_the_builders_and_typos_still_fail(configs):
+    cfg = copy.deepcopy(configs[UPERNET])
+    cfg.model.decode_head.norm_cfg = dict(type='SyncBN', requires_grad=True)
+    check_types(cfg)  # popped by mmcv's build_norm_layer
+    cfg.model.decode_head.norm_cfg = dict(type='SyncBN', requires_gard=True)
+    with pytest.raises(ConfigError, match=r"key 'model.decode_head.norm_cfg."
+                       r"requires_gard'.*Did you mean 'requires_grad'"):
+        check_types(cfg)
+
+
+def test_every_trainable_zoo_config_passes():
+    """All configs that tools/train.py takes (search configs are read by
+    tools/search_loss.py) pass: top-level variables are checked where used."""
+    from pathlib import Path
+
+    from projects.run_config.loading import load_config
+    root = Path(__file__).resolve().parents[2]
+    paths = sorted(p for p in (root / 'configs').rglob('*.py')
+                   if '_base_' not in p.parts and 'loss_search' not in p.parts)
+    assert len(paths) > 100
+    for path in paths:
+        check_types(load_config(str(path)), str(path))
