@@ -58,7 +58,10 @@ def _cells(row):
     loss = row.get('loss')
     finite = '-' if row.get('train_ms') is None else (
         f'yes ({loss:.4g})' if passed(row) else f'NO ({loss})')
-    return [row['config'], row.get('what', 'model'),
+    what = row.get('what', 'model')
+    if row.get('infer_call', 'test_step') != 'test_step':
+        what += f"; inference: {row['infer_call']}"
+    return [row['config'], what,
             f"{row.get('train_batch') or '-'} / {row['infer_batch']}",
             'yes' if row.get('amp') else 'no', f"{row['params'] / 1e6:.2f}",
             _num(row.get('train_ms'), '.1f'), _num(row['infer_ms'], '.1f'),

@@ -45,10 +45,19 @@ def expand(path):
     if not re.search(r'^tasks\s*=', Path(path).read_text(), re.MULTILINE):
         return [Target(name, str(path))]
     from projects.transfer_benchmark.protocol import load_protocol
+    from projects.transfer_benchmark.runner import TRAIN_KEYS
     protocol = load_protocol(path)
-    return [Target(f'{name}:{task.name}', str(task.config),
-                   protocol.task_settings(task), f'suite task {task.name}')
-            for task in protocol.tasks]
+    targets = []
+    for task in protocol.tasks:
+        settings = protocol.task_settings(task)
+        if task.mode != 'train':  # the suite only tests it, as here
+            drop = TRAIN_KEYS + ('val_dataloader', 'val_cfg', 'val_evaluator')
+            settings = {k: v for k, v in settings.items()
+                        if str(k).split('.')[0] not in drop}
+            settings['train_dataloader'] = None
+        targets.append(Target(f'{name}:{task.name}', str(task.config),
+                              settings, f'suite task {task.name}'))
+    return targets
 
 
 def load_target(target, work_dir):

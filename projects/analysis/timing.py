@@ -114,13 +114,24 @@ def _loader_batch_size(cfg, phase):
 
 
 def _infer_fn(cfg, model, batch):
-    """The inference call of the config's test loop."""
+    """``(call, name)``: the inference call of the config's test loop, or
+    of a self-supervised pre-training model (which has no ``predict``
+    mode): its ``forward(mode='tensor')`` features of the first view."""
+    from mmpretrain.models import BaseSelfSupervisor
     loop = str((cfg.get('test_cfg') or {}).get('type', ''))
     if 'KNN' in loop or 'Feature' in loop:
         from projects.ssl_eval.features import batch_features
         reduce = cfg.test_cfg.get('feat_reduce', 'auto')
-        return lambda: batch_features(model, batch, reduce)
-    return lambda: model.test_step(batch)
+        return (lambda: batch_features(model, batch, reduce),
+                'test loop features')
+    if isinstance(model, BaseSelfSupervisor):
+        def features():
+            inputs = model.data_preprocessor(batch, False)['inputs']
+            if isinstance(inputs, (list, tuple)):  # multi-view: the first
+                inputs = inputs[0]
+            return model(inputs, mode='tensor')
+        return features, "forward(mode='tensor')"
+    return (lambda: model.test_step(batch)), 'test_step'
 
 
 def input_shape(batch):
@@ -161,13 +172,14 @@ def measure_config(cfg, batch_size=2, iters=3, warmup=1, device='cpu'):
     sizes = {p: batch_size or _loader_batch_size(cfg, p)
              for p in {phase, 'train'} if cfg.get(f'{p}_dataloader')}
     val_set = build_dataset(cfg, phase)
-    infer = _infer_fn(cfg, model, take_batch(cfg, val_set, sizes[phase],
-                                             phase))
+    infer, infer_call = _infer_fn(cfg, model, take_batch(
+        cfg, val_set, sizes[phase], phase))
     hub = MessageHub.get_current_instance()
     hub.update_info('max_iters', 1000)
     hub.update_info('max_epochs', 100)
     out = dict(params=sum(p.numel() for p in model.parameters()),
-               infer_batch=sizes[phase], device=str(device))
+               infer_batch=sizes[phase], infer_call=infer_call,
+               device=str(device))
 
     def peak_and_time(fn):
         """Median ms of ``iters`` calls after ``warmup``, peak MB."""
