@@ -178,7 +178,10 @@ def synthetic_kind(cfg, phase='train'):
     while 'pipeline' not in ds and ('dataset' in ds or ds.get('datasets')):
         # RepeatDataset & co. wrap one dataset, ConcatDataset several
         ds = ds['dataset'] if 'dataset' in ds else ds['datasets'][0]
-    return SYNTHETIC_KINDS.get(str(ds.get('type', '')).split('.')[-1])
+    kind = SYNTHETIC_KINDS.get(str(ds.get('type', '')).split('.')[-1])
+    if kind == 'coco' and 'laion' in str(ds.get('data_root', '')).lower():
+        return 'laion'  # LAION captions in the COCO-captions format
+    return kind
 
 
 def synthetic_data_root(kind, out, num=None, seed=0, real_size=False):
