@@ -236,7 +236,8 @@ def collate_fn(cfg, phase='train'):
     if not coll:
         return pseudo_collate
     coll = dict(coll)
-    with DefaultScope.overwrite_default_scope(scope_of(cfg)):
+    scope = coll.pop('_scope_', None) or scope_of(cfg)  # not an argument
+    with DefaultScope.overwrite_default_scope(scope):
         fn = FUNCTIONS.get(coll.pop('type'))
     return (lambda batch: fn(batch, **coll)) if coll else fn
 
