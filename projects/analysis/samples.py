@@ -65,6 +65,9 @@ def build_model(cfg, device='cpu'):
     """
     from mmengine.model import revert_sync_batchnorm
     model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
+        model_cfg.setdefault('data_preprocessor',
+                             copy.deepcopy(cfg.data_preprocessor))
     _drop_pretrained(model_cfg)
     device = torch.device(device)
     with DefaultScope.overwrite_default_scope(scope_of(cfg)):
