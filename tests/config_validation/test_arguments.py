@@ -156,11 +156,9 @@ def test_every_trainable_zoo_config_passes():
     """All configs that tools/train.py takes (search configs are read by
     tools/search_loss.py) pass: top-level variables are checked where used."""
     from pathlib import Path
-
-    from projects.run_config.loading import load_config
     root = Path(__file__).resolve().parents[2]
     paths = sorted(p for p in (root / 'configs').rglob('*.py')
                    if '_base_' not in p.parts and 'loss_search' not in p.parts)
     assert len(paths) > 100
     for path in paths:
-        check_types(load_config(str(path)), str(path))
+        check_types(Config.fromfile(str(path)), str(path))
