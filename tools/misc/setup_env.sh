@@ -136,8 +136,10 @@ log "installing visionplug (editable)"
 pip install -q "${pip_source[@]}" --no-deps --no-build-isolation -e "$root"
 
 "$vpy" -c "import torch, mmcv, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain; \
+cuda = mmcv.ops.get_compiling_cuda_version(); \
 print('[setup] torch', torch.__version__, '| mmcv', mmcv.__version__, \
-mmcv.ops.get_compiling_cuda_version(), '| mmengine', mmengine.__version__, \
+'(CPU ops)' if cuda == 'not available' else f'(CUDA {cuda} ops)', \
+'| mmengine', mmengine.__version__, \
 '| mmdet', mmdet.__version__, '| mmseg', mmseg.__version__, \
 '| mmpretrain', mmpretrain.__version__)"
 echo "$want" > "$stamp"
