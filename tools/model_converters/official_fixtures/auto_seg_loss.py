@@ -20,7 +20,8 @@ layout). Two input sets are shared by the cases: ``ignored`` (5% of the
 pixels 255) and ``clean`` (none). The file holds plain tensors, numbers,
 bools and strings (``torch.load(..., weights_only=True)``): the inputs
 (labels as uint8), and per case its input set, the settings, the control
-points, the loss and its gradient with respect to the logits. ``tests/auto_seg_loss/test_official_fixture.py`` checks our
+points, the loss and its gradient with respect to the logits.
+``tests/auto_seg_loss/test_auto_seg_loss_official_fixture.py`` checks our
 loss on it.
 """
 import argparse

@@ -17,7 +17,8 @@ control points (12 numbers a row, (0, 0) and (1, 1) included). The file
 holds plain tensors, ints and strings only (``torch.load(...,
 weights_only=True)``): per case the inputs, ``num_topk``, the control
 points, the loss and its gradients with respect to the logits and the
-quality. ``tests/pap_loss/test_official_fixture.py`` checks our loss on it.
+quality. ``tests/pap_loss/test_pap_loss_official_fixture.py`` checks our
+loss on it.
 """
 import argparse
 import sys
