@@ -1,7 +1,7 @@
 """RevCol against the official code: the fixture
 ``tests/data/official/revcol.pt`` holds state dicts, inputs and outputs of
-the official ``FullNet`` (megvii-research/RevCol, written by
-``tools/model_converters/official_fixtures/revcol.py``). The state dicts go
+the official ``FullNet`` and ``RevColHuge`` (megvii-research/RevCol,
+written by ``tools/model_converters/official_fixtures/revcol.py``). The state dicts go
 through our converter and load strictly; outputs and gradients must agree
 to 1e-10 (relative to the largest reference value) in float64."""
 import importlib.util
@@ -36,7 +36,7 @@ def rel(ours, ref):
     return ((ours - ref).abs().max() / ref.abs().max()).item()
 
 
-def build(state_dict, dtype, **backbone_kw):
+def build(state_dict, dtype, channels=CHANNELS, **backbone_kw):
     converted, dropped = _converter().convert(state_dict)
     assert sorted(dropped) == [f'subnet0.alpha{i}' for i in range(4)]
     arch = backbone_kw.pop('arch')
@@ -44,23 +44,31 @@ def build(state_dict, dtype, **backbone_kw):
     model = nn.Module()
     model.backbone = RevCol(arch=arch, drop_path_rate=0., **backbone_kw)
     model.head = RevColClsHead(
-        num_classes=5, in_channels=CHANNELS[-1], channels=CHANNELS,
+        num_classes=5, in_channels=channels[-1], channels=channels,
         inter_supv=inter,
         num_supervised=len(model.backbone.inter_columns) + 1)
     model.load_state_dict(converted, strict=True)
     return model.to(dtype).eval(), converted
 
 
+ARCHS = dict(
+    plain=dict(channels=CHANNELS, layers=[1, 1, 2, 1], num_subnet=2),
+    # official RevColHuge topology: extra up branch, 7x7 kernels
+    huge=dict(channels=[8, 12, 16, 24], layers=[1, 1, 1, 1], num_subnet=3,
+              kernel_size=7, extra_up_branch=True))
+
+
+@pytest.mark.parametrize('case', ['plain', 'huge'])
 @pytest.mark.parametrize('save_memory,keep_every',
                          [(False, 1), (True, 1), (True, 0)])
-def test_plain_logits_features_and_gradients(fixture, save_memory,
+def test_plain_logits_features_and_gradients(fixture, case, save_memory,
                                              keep_every):
-    ref = fixture['plain']
+    ref = fixture[case]
+    arch = ARCHS[case]
     model, _ = build(ref['state_dict'], torch.float64,
-                     arch=dict(channels=CHANNELS, layers=[1, 1, 2, 1],
-                               num_subnet=2),
+                     channels=arch['channels'], arch=dict(arch),
                      save_memory=save_memory, keep_every=keep_every)
-    x = ref['input'].clone().requires_grad_()
+    x = ref['input'].double().requires_grad_()
     feats = model.backbone(x)
     logits = model.head(feats)
     assert len(feats) == 4
@@ -72,7 +80,11 @@ def test_plain_logits_features_and_gradients(fixture, save_memory,
     assert rel(x.grad, ref['input_grad']) < 1e-10
     grads, dropped = _converter().convert(ref['param_grads'])
     params = dict(model.named_parameters())
-    assert set(grads) == set(params)
+    if case == 'plain':
+        assert set(grads) == set(params)
+    else:  # the fixture keeps the alpha and up2 gradients only:
+        # columns 1 and 2 have 4 alphas and 4 up2 tensors each
+        assert len(grads) == 16 and set(grads) < set(params)
     worst = max(rel(params[k].grad, g) for k, g in grads.items())
     assert worst < 1e-10
     # the official reversible backward agrees with its plain autograd
@@ -85,7 +97,7 @@ def test_plain_float32(fixture):
                      arch=dict(channels=CHANNELS, layers=[1, 1, 2, 1],
                                num_subnet=2))
     with torch.no_grad():
-        feats = model.backbone(ref['input'].float())
+        feats = model.backbone(ref['input'])
         logits = model.head(feats)
     assert rel(logits.double(), ref['logits']) < 1e-5
     for ours, theirs in zip(feats, ref['features']):
@@ -101,7 +113,7 @@ def test_intermediate_supervision_and_compound_loss(fixture, save_memory):
                      inter_supv=True, out_indices=(3, ),
                      save_memory=save_memory)
     assert model.backbone.inter_columns == [0, 1, 2]
-    x = ref['input'].clone().requires_grad_(save_memory)
+    x = ref['input'].double().requires_grad_(save_memory)
     feats = model.backbone(x)
     assert len(feats) == 4
     for i in range(4):
@@ -112,6 +124,6 @@ def test_intermediate_supervision_and_compound_loss(fixture, save_memory):
                    ref['decoder_outputs'][i]) < 1e-10
     assert rel(model.head(feats), ref['cls_outputs'][-1]) < 1e-10
     samples = [DataSample().set_gt_label(int(y)) for y in ref['labels']]
-    losses = model.head.loss(feats, samples, images=ref['image'])
+    losses = model.head.loss(feats, samples, images=ref['image'].double())
     total = losses['loss'] + losses['loss_inter_cls'] + losses['loss_recon']
     assert rel(total, ref['compound_loss']) < 1e-10

@@ -6,8 +6,8 @@
 Run with megvii-research/RevCol at commit
 1680848ca82e844d06ff38b3ca557e4a10b2e66d (2023-09-06), torch 2.13, timm 1.0.
 
-Builds the official classification ``FullNet`` (``models/revcol.py``) twice
-at a tiny size, in float64, with seeded random weights (every conv/linear
+Builds the official classification ``FullNet`` (``models/revcol.py``) and
+``RevColHuge`` at tiny sizes, in float64, with seeded random weights (every conv/linear
 weight ~ N(0, 1/fan_in), every bias, LayerNorm weight/bias, layer-scale
 ``gamma`` and shortcut ``alpha`` randomised away from its constant init;
 ``gamma`` and ``alpha`` get random signs, |.| in [0.3, 1]):
@@ -26,9 +26,16 @@ weight ~ N(0, 1/fan_in), every bias, LayerNorm weight/bias, layer-scale
   classifier outputs, the three decoder outputs and the official
   ``loss.compound_loss`` (fcoe 3.0, ccoe 0.7, BCEWithLogits / CE) for an
   image in [0, 1] and labels.
+- ``huge``: the official ``RevColHuge`` (``models/revcol_huge.py``: the
+  extra ``level0.fusion.up2`` branch from the previous column's level 3,
+  ``ReverseFunctionforHuge``) with channels [8, 12, 16, 24], blocks
+  [1, 1, 1, 1], 3 columns, 7x7 depthwise kernels, 5 classes; saved like
+  ``plain`` but with the gradients of the ``alpha`` and ``up2`` parameters
+  only (size).
 
-Weights are drawn in float32 and stored as float32 (exact in float64);
-outputs and gradients are float64. Only the official modules are imported
+Weights and inputs are drawn in float32 and stored as float32 (exact in
+float64); outputs and gradients are float64. The file is about 2.0 MB;
+regenerating gives equal tensors. Only the official modules are imported
 from the checkout; nothing of it is copied.
 """
 import argparse
@@ -70,29 +77,34 @@ def state_dict32(model):
             model.state_dict().items()}
 
 
-def plain_case(FullNet, save_memory):
+def plain_case(FullNet, save_memory, huge=False):
     torch.manual_seed(0)
-    model = FullNet([8, 16, 24, 32], [1, 1, 2, 1], 2, kernel_size=3,
-                    num_classes=5, drop_path=0.0, save_memory=save_memory,
-                    inter_supv=False)
-    randomise(model, 1)
+    if huge:
+        model = FullNet([8, 12, 16, 24], [1, 1, 1, 1], 3, kernel_size=7,
+                        num_classes=5, drop_path=0.0,
+                        save_memory=save_memory, inter_supv=False)
+    else:
+        model = FullNet([8, 16, 24, 32], [1, 1, 2, 1], 2, kernel_size=3,
+                        num_classes=5, drop_path=0.0,
+                        save_memory=save_memory, inter_supv=False)
+    randomise(model, 5 if huge else 1)
     model = model.double().eval()
     # weights equal to their float32 values, as stored
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(p.float().double())
     g = torch.Generator().manual_seed(2)
-    x = torch.randn(1, 3, 64, 64, generator=g, dtype=torch.float64)
+    x = torch.randn(1, 3, 64, 64, generator=g).double()
     grad_out = torch.randn(1, 5, generator=g, dtype=torch.float64)
     feats = {}
-    model.subnet1.register_forward_hook(
+    getattr(model, f'subnet{model.num_subnet - 1}').register_forward_hook(
         lambda m, i, o: feats.update(out=[t.detach().clone() for t in o]))
     x = x.requires_grad_()
     logits = model(x)[0][0]
     (logits * grad_out).sum().backward()
     grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()
-             if p.grad is not None}
-    return dict(state_dict=state_dict32(model), input=x.detach(),
+             if p.grad is not None and (not huge or 'up2' in k or 'alpha' in k)}
+    return dict(state_dict=state_dict32(model), input=x.detach().float(),
                 grad_out=grad_out, logits=logits.detach(),
                 features=feats['out'], input_grad=x.grad.detach(),
                 param_grads=grads)
@@ -109,16 +121,18 @@ def inter_case(FullNet, compound_loss):
         for p in model.parameters():
             p.copy_(p.float().double())
     g = torch.Generator().manual_seed(4)
-    x = torch.randn(1, 3, 32, 32, generator=g, dtype=torch.float64)
-    image = torch.rand(1, 3, 32, 32, generator=g, dtype=torch.float64)
-    image = image * 1.2 - 0.1  # some pixels outside [0.01, 0.99]
+    x = torch.randn(1, 3, 32, 32, generator=g).double()
+    image = torch.rand(1, 3, 32, 32, generator=g).double()
+    # some pixels outside [0.01, 0.99]; float32-exact like the stored copy
+    image = (image * 1.2 - 0.1).float().double()
     labels = torch.tensor([3])
     with torch.no_grad():
         cls_out, img_out = model(x)
         loss, _ = compound_loss(
             (3.0, 0.7), img_out, image.clone(), cls_out, labels,
             torch.nn.BCEWithLogitsLoss(), torch.nn.CrossEntropyLoss(), 0)
-    return dict(state_dict=state_dict32(model), input=x, image=image,
+    return dict(state_dict=state_dict32(model), input=x.float(),
+                image=image.float(),
                 labels=labels, cls_outputs=list(cls_out),
                 decoder_outputs=list(img_out), compound_loss=loss)
 
@@ -133,6 +147,7 @@ def main():
     sys.path.insert(0, str(Path(args.official).resolve()))
     from loss import compound_loss
     from models.revcol import FullNet
+    from models.revcol_huge import RevColHuge
 
     plain = plain_case(FullNet, save_memory=False)
     rev = plain_case(FullNet, save_memory=True)
@@ -143,8 +158,17 @@ def main():
     print(f'official save_memory True vs False: max abs diff {diff:.3g}')
     plain['official_rev_vs_plain_max_abs'] = torch.tensor(diff)
     inter = inter_case(FullNet, compound_loss)
+    huge = plain_case(RevColHuge, save_memory=False, huge=True)
+    huge_rev = plain_case(RevColHuge, save_memory=True, huge=True)
+    diff = max([(huge['logits'] - huge_rev['logits']).abs().max().item(),
+                (huge['input_grad'] - huge_rev['input_grad']).abs().max()
+                .item()] +
+               [(huge['param_grads'][k] - huge_rev['param_grads'][k])
+                .abs().max().item() for k in huge['param_grads']])
+    print(f'official huge save_memory True vs False: max abs diff {diff:.3g}')
+    huge['official_rev_vs_plain_max_abs'] = torch.tensor(diff)
     out = dict(commit='1680848ca82e844d06ff38b3ca557e4a10b2e66d',
-               plain=plain, inter=inter)
+               plain=plain, inter=inter, huge=huge)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, args.out)
     torch.load(args.out, weights_only=True)
