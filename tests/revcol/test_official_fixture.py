@@ -1,8 +1,9 @@
 """RevCol against the official code: the fixture
 ``tests/data/official/revcol.pt`` holds state dicts, inputs and outputs of
 the official ``FullNet`` and ``RevColHuge`` (megvii-research/RevCol,
-written by ``tools/model_converters/official_fixtures/revcol.py``). The state dicts go
-through our converter and load strictly; outputs and gradients must agree
+written by ``tools/model_converters/official_fixtures/revcol.py``) and of
+the official mmseg backbone. The state dicts go through our converter and
+load strictly; outputs and gradients must agree
 to 1e-10 (relative to the largest reference value) in float64."""
 import importlib.util
 from pathlib import Path
@@ -107,8 +108,9 @@ def test_plain_float32(fixture):
 @pytest.mark.parametrize('save_memory', [False, True])
 def test_intermediate_supervision_and_compound_loss(fixture, save_memory):
     ref = fixture['inter']
-    model, _ = build(ref['state_dict'], torch.float64,
-                     arch=dict(channels=CHANNELS, layers=[1, 1, 1, 1],
+    small = [8, 12, 16, 24]
+    model, _ = build(ref['state_dict'], torch.float64, channels=small,
+                     arch=dict(channels=small, layers=[1, 1, 1, 1],
                                num_subnet=4),
                      inter_supv=True, out_indices=(3, ),
                      save_memory=save_memory)
@@ -127,3 +129,32 @@ def test_intermediate_supervision_and_compound_loss(fixture, save_memory):
     losses = model.head.loss(feats, samples, images=ref['image'].double())
     total = losses['loss'] + losses['loss_inter_cls'] + losses['loss_recon']
     assert rel(total, ref['compound_loss']) < 1e-10
+
+
+@pytest.mark.parametrize('save_memory', [False, True])
+def test_segmentation_backbone_odd_size(fixture, save_memory):
+    """The official mmseg backbone (up branches resized to the down
+    branch's size) on a 40x56 input: levels 10x14, 5x7, 2x3, 1x1."""
+    ref = fixture['seg']
+    converted, dropped = _converter().convert(ref['state_dict'])
+    assert all(k.startswith('backbone.') for k in converted)
+    assert len(dropped) == 4
+    small = [8, 12, 16, 24]
+    backbone = RevCol(arch=dict(channels=small, layers=[1, 1, 1, 1],
+                                num_subnet=2), save_memory=save_memory)
+    backbone.load_state_dict(
+        {k[len('backbone.'):]: v for k, v in converted.items()},
+        strict=True)
+    backbone.double().eval()
+    x = ref['input'].double().requires_grad_(save_memory)
+    feats = backbone(x)
+    assert [tuple(f.shape[-2:]) for f in feats] == [(10, 14), (5, 7),
+                                                    (2, 3), (1, 1)]
+    for ours, theirs in zip(feats, ref['features']):
+        assert ours.shape == theirs.shape
+        assert rel(ours, theirs) < 1e-10
+    if not save_memory:  # float32 against the float64 official outputs
+        with torch.no_grad():
+            feats = backbone.float()(ref['input'])
+        for ours, theirs in zip(feats, ref['features']):
+            assert rel(ours.double(), theirs) < 1e-5

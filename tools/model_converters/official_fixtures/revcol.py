@@ -6,10 +6,11 @@
 Run with megvii-research/RevCol at commit
 1680848ca82e844d06ff38b3ca557e4a10b2e66d (2023-09-06), torch 2.13, timm 1.0.
 
-Builds the official classification ``FullNet`` (``models/revcol.py``) and
-``RevColHuge`` at tiny sizes, in float64, with seeded random weights (every conv/linear
-weight ~ N(0, 1/fan_in), every bias, LayerNorm weight/bias, layer-scale
-``gamma`` and shortcut ``alpha`` randomised away from its constant init;
+Builds the official classification ``FullNet`` (``models/revcol.py``),
+``RevColHuge`` and the mmseg backbone at tiny sizes, in float64, with
+seeded random weights (every conv/linear weight ~ N(0, 1/fan_in), every
+bias, LayerNorm weight/bias, layer-scale ``gamma`` and shortcut ``alpha``
+randomised away from its constant init;
 ``gamma`` and ``alpha`` get random signs, |.| in [0.3, 1]):
 
 - ``plain``: channels [8, 16, 24, 32], blocks [1, 1, 2, 1], 2 columns,
@@ -20,7 +21,7 @@ weight ~ N(0, 1/fan_in), every bias, LayerNorm weight/bias, layer-scale
   (official ``save_memory=False``; the official ``save_memory=True``
   reversible backward is checked against it here and the max difference
   printed and stored).
-- ``inter``: channels [8, 16, 24, 32], blocks [1, 1, 1, 1], 4 columns,
+- ``inter``: channels [8, 12, 16, 24], blocks [1, 1, 1, 1], 4 columns,
   5 classes, intermediate supervision (``cls_blocks``, ConvNeXt
   ``decoder_blocks``). Saved: state dict, input (1x3x32x32), the four
   classifier outputs, the three decoder outputs and the official
@@ -32,9 +33,19 @@ weight ~ N(0, 1/fan_in), every bias, LayerNorm weight/bias, layer-scale
   [1, 1, 1, 1], 3 columns, 7x7 depthwise kernels, 5 classes; saved like
   ``plain`` but with the gradients of the ``alpha`` and ``up2`` parameters
   only (size).
+- ``seg``: the official mmseg backbone ``RevCol``
+  (``Segmentation/mmseg/models/backbones/revcol.py``; its up branches
+  resize to the down branch's size) with channels [8, 12, 16, 24], blocks
+  [1, 1, 1, 1], 2 columns, on a 40x56 input (not a multiple of 32).
+  Saved: state dict, input, the four feature maps (``save_memory=False``;
+  its ``save_memory=True`` path fails at this commit: the Segmentation
+  ``ReverseFunction`` passes RevCol-H's three arguments to ``level0``).
+  Its mmseg/mmcv 0.x
+  imports (registry, logger, ``BaseModule``, init helpers) are stubbed
+  while the file is imported.
 
 Weights and inputs are drawn in float32 and stored as float32 (exact in
-float64); outputs and gradients are float64. The file is about 2.0 MB;
+float64); outputs and gradients are float64. The file is about 2 MB;
 regenerating gives equal tensors. Only the official modules are imported
 from the checkout; nothing of it is copied.
 """
@@ -103,7 +114,8 @@ def plain_case(FullNet, save_memory, huge=False):
     logits = model(x)[0][0]
     (logits * grad_out).sum().backward()
     grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()
-             if p.grad is not None and (not huge or 'up2' in k or 'alpha' in k)}
+             if p.grad is not None
+             and (not huge or 'up2' in k or 'alpha' in k)}
     return dict(state_dict=state_dict32(model), input=x.detach().float(),
                 grad_out=grad_out, logits=logits.detach(),
                 features=feats['out'], input_grad=x.grad.detach(),
@@ -112,7 +124,7 @@ def plain_case(FullNet, save_memory, huge=False):
 
 def inter_case(FullNet, compound_loss):
     torch.manual_seed(0)
-    model = FullNet([8, 16, 24, 32], [1, 1, 1, 1], 4, kernel_size=3,
+    model = FullNet([8, 12, 16, 24], [1, 1, 1, 1], 4, kernel_size=3,
                     num_classes=5, drop_path=0.0, save_memory=False,
                     inter_supv=True)
     randomise(model, 3)
@@ -135,6 +147,70 @@ def inter_case(FullNet, compound_loss):
                 image=image.float(),
                 labels=labels, cls_outputs=list(cls_out),
                 decoder_outputs=list(img_out), compound_loss=loss)
+
+
+def load_seg_backbone(root):
+    """The official mmseg ``RevCol`` class (``Segmentation/mmseg/models/
+    backbones/revcol.py``). Its imports of the old mmseg/mmcv registries,
+    logger and init helpers (absent from mmcv 2) are stubbed for the import
+    only; the network code is the official one."""
+    import importlib.util
+    import types
+    folder = Path(root) / 'Segmentation/mmseg/models/backbones'
+    stubs = {
+        'mmseg': dict(), 'mmseg.models': dict(),
+        'mmseg.models.builder': dict(
+            BACKBONES=types.SimpleNamespace(
+                register_module=lambda *a, **k: (lambda c: c))),
+        'mmseg.utils': dict(get_root_logger=lambda: None),
+        'mmcv': dict(), 'mmcv.cnn': dict(constant_init=None,
+                                         trunc_normal_init=None),
+        'mmcv.runner': dict(BaseModule=type(
+            'BaseModule', (torch.nn.Module, ),
+            dict(__init__=lambda self, init_cfg=None:
+                 torch.nn.Module.__init__(self))), _load_checkpoint=None),
+    }
+    saved = {k: sys.modules.get(k) for k in stubs}
+    pkg = 'revcol_official_seg'
+    try:
+        for name, attrs in stubs.items():
+            mod = types.ModuleType(name)
+            mod.__dict__.update(attrs)
+            sys.modules[name] = mod
+        package = types.ModuleType(pkg)
+        package.__path__ = [str(folder)]
+        sys.modules[pkg] = package
+        for sub in ('revcol_module', 'revcol_function', 'revcol'):
+            spec = importlib.util.spec_from_file_location(
+                f'{pkg}.{sub}', folder / f'{sub}.py')
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        return module.RevCol
+    finally:
+        for name, mod in saved.items():
+            if mod is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = mod
+
+
+def seg_case(SegRevCol, save_memory=False):
+    torch.manual_seed(0)
+    model = SegRevCol([8, 12, 16, 24], [1, 1, 1, 1], 2, kernel_size=3,
+                      drop_path=0.0, save_memory=save_memory)
+    randomise(model, 7)
+    model = model.double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.float().double())
+    g = torch.Generator().manual_seed(8)
+    # 40x56: not a multiple of 32 (levels 10x14, 5x7, 2x3, 1x1)
+    x = torch.randn(1, 3, 40, 56, generator=g).double()
+    with torch.no_grad():
+        feats = model(x)
+    return dict(state_dict=state_dict32(model), input=x.float(),
+                features=[f.clone() for f in feats])
 
 
 def main():
@@ -167,8 +243,13 @@ def main():
                 .abs().max().item() for k in huge['param_grads']])
     print(f'official huge save_memory True vs False: max abs diff {diff:.3g}')
     huge['official_rev_vs_plain_max_abs'] = torch.tensor(diff)
+    SegRevCol = load_seg_backbone(args.official)
+    # save_memory=False only: the official Segmentation ReverseFunction
+    # calls level0(x, c1, c3) (the RevCol-H signature), which the non-H
+    # seg Fusion rejects (ValueError); every official seg config uses False
+    seg = seg_case(SegRevCol, save_memory=False)
     out = dict(commit='1680848ca82e844d06ff38b3ca557e4a10b2e66d',
-               plain=plain, inter=inter, huge=huge)
+               plain=plain, inter=inter, huge=huge, seg=seg)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, args.out)
     torch.load(args.out, weights_only=True)
