@@ -4,7 +4,9 @@
 ``tools/model_converters/official_fixtures/defocus.py`` from
 OpenGVLab/De-focus-Attention-Networks (commit in the file): the official
 state dict (official key names), the input, and the official
-``forward_features`` tokens and ``forward`` logits in float64 and float32.
+``forward_features`` tokens and ``forward`` logits in float64 and float32,
+and the same for the official mmdet detection backbone (``PatchChange``
+windows; the stride-16 feature map).
 Our converter maps the state dict; our classifier must load it strictly and
 reproduce both (relative to the largest official value: float64 1e-10,
 float32 1e-5). No network, no official checkout needed.
@@ -106,7 +108,45 @@ def test_matches_official_outputs(fixture, dtype, scan_impl):
     assert rel_diff(aux_logits, ref['logits'][:, :-1]) < TOL[dtype]
 
 
+@pytest.mark.parametrize('scan_impl', ['auto', 'sequential'])
+@pytest.mark.parametrize('dtype', ['float64', 'float32'])
+def test_matches_official_detection_backbone(fixture, dtype, scan_impl):
+    """Official mmdet backbone with ``PatchChange`` windows (corner padding
+    to whole windows, map cropped back) and LayerNorm eps 1e-5."""
+    det = fixture['detection']
+    converted, dropped = convert_official(det['state_dict'],
+                                          backbone_only=True)
+    assert not dropped
+    assert 'backbone.patch_embed.projection.weight' in det['state_dict']
+    c = {k: v.item() for k, v in det['config'].items()}
+    init_default_scope('mmpretrain')
+    model = MODELS.build(dict(
+        type='DefocusMamba', patch_size=c['patch_size'], out_type='featmap',
+        arch=dict(embed_dims=c['embed_dim'],
+                  intermediate_size=c['intermediate_size'],
+                  num_layers=c['depth'], time_step_rank=c['time_step_rank'],
+                  group_norm_size=c['group_norm_size'],
+                  state_size=c['state_size']),
+        window_size=c['pretrain_size'] // c['patch_size'],
+        final_norm_eps=1e-5, delta_scale_factor=c['delta_scale_factor'],
+        rope_scale_factor=c['rope_scale_factor'], scan_impl=scan_impl))
+    model.load_state_dict(
+        {k[len('backbone.'):]: v for k, v in converted.items()}, strict=True)
+    dt = getattr(torch, dtype)
+    model = model.to(dt).eval()
+    ctx = _script().keep_float64() if dtype == 'float64' else \
+        contextlib.nullcontext()
+    with torch.no_grad(), ctx:
+        fmap = model(det['input'].to(dt))[0]
+    ref = det[dtype]['featmap']
+    assert fmap.shape == ref.shape == (2, c['embed_dim'], 5, 7)
+    assert rel_diff(fmap, ref) < TOL[dtype]
+
+
 def test_float32_fixture_agrees_with_float64(fixture):
     """The two official runs agree (a sanity check of the fixture)."""
     assert rel_diff(fixture['float32']['logits'],
                     fixture['float64']['logits']) < 1e-5
+    det = fixture['detection']
+    assert rel_diff(det['float32']['featmap'],
+                    det['float64']['featmap']) < 1e-5

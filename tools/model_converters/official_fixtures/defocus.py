@@ -4,7 +4,8 @@
         /path/to/De-focus-Attention-Networks [--out tests/data/official/defocus.pt]
 
 Run with OpenGVLab/De-focus-Attention-Networks at commit
-9406511ff2b89dc14b549996504f2e9ec7b6f0e0 (2024-06-07), torch 2.13, timm 1.0.
+9406511ff2b89dc14b549996504f2e9ec7b6f0e0 (2024-06-07), torch 2.13, timm 1.0,
+mmdet 3.3 / mmcv 2.x (the detection backbone) and ``yacs`` importable.
 
 Builds the official classification ``DefocusAttentionNetwork``
 (``classification/models/defocus_attention_network.py`` with
@@ -30,6 +31,16 @@ Saved (plain tensors / dicts / str; ``torch.load(weights_only=True)``):
 ``float32``) the official ``forward`` output ``logits`` [b, L + 1, K]
 (``head2`` on the image tokens, ``head`` on the cls token last) and
 ``features`` (``forward_features``: all tokens after the final norm).
+``detection``: the official mmdet ``Defocus_Mamba_Backbone``
+(``detection/mmdet_custom/models/mamba``; its package ``__init__`` is
+skipped) with ``PatchChange`` (``pretrain_size`` 64 px = windows of 4x4
+tokens scanned one after another, the image corner-padded to whole
+windows and the map cropped back), patch 16, final LayerNorm eps 1e-5,
+``delta_scale_factor`` 2.5, ``rope_scale_factor`` 3.0, on a 2x3x80x112 input
+(5x7 patches, padded to 8x8): its state dict under ``backbone.`` (mmdet
+layout, ``patch_embed.projection``), the input and the stride-16 map
+``featmap`` [2, 32, 5, 7] per dtype.
+
 The official code casts to float32 in places meant for bf16 training
 (RMSNorm, ``residual_in_fp32``, the scan outputs, ``A``, ``D``, gate);
 in the float64 run these casts are made identities (``keep_float64``),
@@ -204,6 +215,55 @@ def randomise(model, seed=0):
         p.copy_(v)
 
 
+DET = dict(embed_dim=32, depth=2, intermediate_size=64, state_size=8,
+           time_step_rank=4, group_norm_size=32, patch_size=16,
+           pretrain_size=64, height=80, width=112,
+           delta_scale_factor=2.5, rope_scale_factor=3.0)
+
+
+def build_official_detection(checkout):
+    """The official mmdet ``Defocus_Mamba_Backbone`` with ``PatchChange``
+    (windows of ``pretrain_size`` px scanned one after another)."""
+    install_stubs()
+    folder = Path(checkout) / 'detection/mmdet_custom/models/mamba'
+    pkg = _module('defocus_official_det')
+    pkg.__path__ = [str(folder)]   # skip __init__ (simple_fpn)
+    from defocus_official_det.defocus_mamba_backbone import \
+        Defocus_Mamba_Backbone
+    t = DET
+    cfg = dict(hidden_size=t['embed_dim'], depth=t['depth'],
+               intermediate_size=t['intermediate_size'],
+               state_size=t['state_size'],
+               time_step_rank=t['time_step_rank'],
+               group_norm_size=t['group_norm_size'], use_rope=True,
+               delta_scale_factor=t['delta_scale_factor'],
+               rope_scale_factor=t['rope_scale_factor'])
+    return Defocus_Mamba_Backbone(
+        mamba_config_dict=cfg, img_size=(t['height'], t['width']),
+        patch_size=t['patch_size'], use_fp32=True, PatchChange=True,
+        pretrain_size=t['pretrain_size']).eval()
+
+
+def make_detection_fixture(checkout, seed=0):
+    torch.manual_seed(seed)
+    model = build_official_detection(checkout)
+    randomise(model, seed + 2)
+    state = {f'backbone.{k}': v.detach().clone().float().contiguous()
+             for k, v in model.state_dict().items()}
+    g = torch.Generator().manual_seed(seed + 3)
+    x = torch.randn(2, 3, DET['height'], DET['width'], generator=g)
+    out = dict(state_dict=state, input=x,
+               config={k: torch.tensor(v) for k, v in DET.items()})
+    for dtype in (torch.float64, torch.float32):
+        m = model.to(dtype)
+        ctx = keep_float64() if dtype == torch.float64 else \
+            contextlib.nullcontext()
+        with torch.no_grad(), ctx:
+            out[str(dtype).split('.')[-1]] = dict(
+                featmap=m(x.to(dtype)).contiguous())
+    return out
+
+
 def make_fixture(checkout, seed=0):
     torch.manual_seed(seed)
     model = build_official(checkout)
@@ -224,6 +284,7 @@ def make_fixture(checkout, seed=0):
             out[str(dtype).split('.')[-1]] = dict(
                 features=m.forward_features(xi).contiguous(),
                 logits=m(xi).contiguous())
+    out['detection'] = make_detection_fixture(checkout, seed)
     return out
 
 
