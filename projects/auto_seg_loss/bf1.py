@@ -33,6 +33,29 @@ from .boundary import (_min3, _min3_backward, dilate_mask, label_edges,
                        row_window_max)
 
 
+def gt_boundary_points(target, c, drop_bg):
+    """GT boundary pixels of the classes that enter the mean, grouped by
+    (image, class) plane.
+
+    Returns:
+        tuple: ``n_gt`` [C] boundary pixels per class, ``keep`` [C] bool
+        (the classes in the mean), then per point, sorted by plane
+        ``n * C + c`` (stable, so (y, x) order within a plane): the plane
+        id, y, x and class.
+    """
+    edge = label_edges(target)
+    ni, yi, xi = edge.nonzero(as_tuple=True)  # in (n, y, x) order
+    ci = target[ni, yi, xi]
+    n_gt = torch.bincount(ci, minlength=c)
+    keep = n_gt > 0
+    if drop_bg:
+        keep[0] = False
+    sel = keep[ci]
+    ni, yi, xi, ci = ni[sel], yi[sel], xi[sel], ci[sel]
+    pid, order = torch.sort(ni * c + ci, stable=True)
+    return n_gt, keep, pid, yi[order], xi[order], ci[order]
+
+
 class _Plan:
     """Planes to compute, their blocks and the GT boundary pixels.
 
@@ -56,17 +79,8 @@ class _Plan:
     def __init__(self, target, c, tol, drop_bg, step, dtype):
         n, h, w = target.shape
         dev = target.device
-        edge = label_edges(target)
-        ni, yi, xi = edge.nonzero(as_tuple=True)  # in (n, y, x) order
-        ci = target[ni, yi, xi]
-        self.n_gt = torch.bincount(ci, minlength=c)
-        keep = self.n_gt > 0
-        if drop_bg:
-            keep[0] = False
-        sel = keep[ci]
-        ni, yi, xi, ci = ni[sel], yi[sel], xi[sel], ci[sel]
-        pid, order = torch.sort(ni * c + ci, stable=True)
-        yi, xi, self.pt_class = yi[order], xi[order], ci[order]
+        self.n_gt, keep, pid, yi, xi, self.pt_class = gt_boundary_points(
+            target, c, drop_bg)
         edge_ids, counts = torch.unique_consecutive(pid, return_counts=True)
         self.num_edge = edge_ids.numel()
         self.pt_pos = torch.repeat_interleave(

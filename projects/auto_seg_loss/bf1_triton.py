@@ -25,7 +25,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .boundary import dilate_mask, label_edges
+from .bf1 import gt_boundary_points
+from .boundary import dilate_mask
 from .triton_bezier import ROW, bezier
 
 _BLOCK = 1024
@@ -252,20 +253,10 @@ class _BF1Plan:
     def __init__(self, target, c, tol, drop_bg):
         n, h, w = target.shape
         dev = target.device
-        edge = label_edges(target)
-        ni, yi, xi = edge.nonzero(as_tuple=True)
-        ci = target[ni, yi, xi]
-        self.n_gt = torch.bincount(ci, minlength=c)
-        keep = self.n_gt > 0
-        if drop_bg:
-            keep[0] = False
-        sel = keep[ci]
-        ni, yi, xi, ci = ni[sel], yi[sel], xi[sel], ci[sel]
-        pid, order = torch.sort(ni * c + ci, stable=True)
+        (self.n_gt, keep, pid, self.pt_y, self.pt_x,
+         self.pt_class) = gt_boundary_points(target, c, drop_bg)
         edge_ids, self.pt_pos = torch.unique_consecutive(
             pid, return_inverse=True)
-        self.pt_y, self.pt_x = yi[order], xi[order]
-        self.pt_class = ci[order]
         self.num_edge = edge_ids.numel()
         others = keep[None].expand(n, c).clone().reshape(-1)
         others[edge_ids] = False
