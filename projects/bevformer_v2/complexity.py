@@ -68,7 +68,8 @@ def rig_geometry(num_cams=6, crop_top=260, img_shape=(640, 1600),
 def sca_rebatch_length(head, lidar2img, img_shape):
     """Largest number of BEV queries one camera sees (what SCA gathers)."""
     enc = head.transformer.encoder
-    ref = bev_grid_3d(head.bev_h, head.bev_w, enc.num_points_in_pillar, 1, 'cpu')
+    ref = bev_grid_3d(head.bev_h, head.bev_w, enc.num_points_in_pillar, 1, 'cpu',
+                      z_size=enc.pc_range[5] - enc.pc_range[2])
     _, mask = point_sampling(ref, enc.pc_range,
                              torch.as_tensor(lidar2img, dtype=torch.float32)[None],
                              img_shape, img_shape)

@@ -11,9 +11,11 @@ is. What changes:
   ``sin yaw = -cos a`` and ``cos yaw = -sin a``, the last Linear of every
   ``reg_branches`` gets rows 2 <-> 3 swapped and rows (6, 7) <- -(7, 6);
   ``code_weights`` gets the same permutation (without the sign);
-- ``fcos3d_bbox_head.attr_logits``: the official classifies the 8 global
-  nuScenes attributes, ours the attribute within the class (3 logits); it is
-  dropped (training-only output) and re-initialised;
+- ``fcos3d_bbox_head.fcos3d_head.box3d_size``: the official predicts the
+  per-class size in DD3D's (w, l, h) order (channels ``k * C + class``); ours
+  is (l, w, h), so the first two channel blocks are swapped;
+- ``fcos3d_bbox_head.attr_logits`` (3 attributes within the class, as ours)
+  is kept as is;
 - keys the model does not have (e.g. v1's ``can_bus_mlp``) are dropped and
   listed.
 
@@ -43,7 +45,8 @@ REG_LAST = re.compile(r'^pts_bbox_head\.reg_branches\.\d+\.(\d+)\.(weight|bias)$
 # ours[i] = SIGN[i] * official[PERM[i]]
 PERM = [0, 1, 3, 2, 4, 5, 7, 6, 8, 9]
 SIGN = [1, 1, 1, 1, 1, 1, -1, -1, 1, 1]
-DROP_PREFIXES = ('fcos3d_bbox_head.attr_logits.', 'pts_bbox_head.transformer.can_bus_mlp.')
+SIZE_KEY = re.compile(r'^fcos3d_bbox_head\.fcos3d_head\.box3d_size\.\d+\.(weight|bias)$')
+DROP_PREFIXES = ('pts_bbox_head.transformer.can_bus_mlp.', )
 
 
 def _last_reg_index(keys):
@@ -62,6 +65,14 @@ def map_box_rows(t: torch.Tensor, with_sign: bool = True) -> torch.Tensor:
     return out
 
 
+def map_size_channels(t: torch.Tensor) -> torch.Tensor:
+    """DD3D's per-class size channels (w, l, h) x C (dim 0) -> ours (l, w, h)."""
+    if t.shape[0] % 3:
+        raise ValueError(f'expected 3 x num_classes size channels, got {tuple(t.shape)}')
+    w, l, h = t.chunk(3, 0)
+    return torch.cat([l, w, h]).clone()
+
+
 def convert(state_dict: dict):
     """Returns (converted state dict, list of dropped keys)."""
     if 'state_dict' in state_dict:
@@ -77,6 +88,8 @@ def convert(state_dict: dict):
         m = REG_LAST.match(key)
         if m and int(m.group(1)) == last:
             val = map_box_rows(val)
+        elif SIZE_KEY.match(key):
+            val = map_size_channels(val)
         elif key == 'pts_bbox_head.code_weights':
             val = map_box_rows(val, with_sign=False)
         out[key] = val

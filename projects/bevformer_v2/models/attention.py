@@ -183,7 +183,11 @@ class TemporalSelfAttention(nn.Module):
         self.value_proj = nn.Linear(embed_dims, embed_dims)
         self.output_proj = nn.Linear(embed_dims, embed_dims)
         self.dropout = nn.Dropout(dropout)
-        _init_sampling_offsets(self.sampling_offsets, num_heads, num_levels, num_points, q)
+        self.init_weights()
+
+    def init_weights(self):
+        _init_sampling_offsets(self.sampling_offsets, self.num_heads, self.num_levels,
+                               self.num_points, self.num_bev_queue)
         constant_init(self.attention_weights, val=0., bias=0.)
         xavier_init(self.value_proj, distribution='uniform', bias=0.)
         xavier_init(self.output_proj, distribution='uniform', bias=0.)
@@ -230,7 +234,11 @@ class CustomMSDeformableAttention(nn.Module):
         self.value_proj = nn.Linear(embed_dims, embed_dims)
         self.output_proj = nn.Linear(embed_dims, embed_dims)
         self.dropout = nn.Dropout(dropout)
-        _init_sampling_offsets(self.sampling_offsets, num_heads, num_levels, num_points)
+        self.init_weights()
+
+    def init_weights(self):
+        _init_sampling_offsets(self.sampling_offsets, self.num_heads, self.num_levels,
+                               self.num_points)
         constant_init(self.attention_weights, val=0., bias=0.)
         xavier_init(self.value_proj, distribution='uniform', bias=0.)
         xavier_init(self.output_proj, distribution='uniform', bias=0.)

@@ -22,11 +22,12 @@ def bev_grid_2d(bev_h: int, bev_w: int, bs: int, device, dtype=torch.float32) ->
 
 
 def bev_grid_3d(bev_h: int, bev_w: int, num_points: int, bs: int, device,
-                dtype=torch.float32) -> Tensor:
-    """Normalised pillar points, (bs, D, H*W, 3) with z = linspace(.5, D-.5)/D."""
+                dtype=torch.float32, z_size: float = 8.0) -> Tensor:
+    """Normalised pillar points, (bs, D, H*W, 3), with the official heights
+    z = linspace(0.5, Z - 0.5, D) / Z, Z = ``z_size`` the height range in
+    metres (8 m: -4.5, -2.17, 0.17, 2.5 m above z_min + 0.5)."""
     xy = bev_grid_2d(bev_h, bev_w, 1, device, dtype)[0, :, 0]  # (HW, 2)
-    zs = torch.linspace(0.5, num_points - 0.5, num_points, dtype=dtype, device=device)
-    zs = zs / num_points
+    zs = torch.linspace(0.5, z_size - 0.5, num_points, dtype=dtype, device=device) / z_size
     ref = torch.cat([xy[None].expand(num_points, -1, -1),
                      zs[:, None, None].expand(-1, xy.shape[0], 1)], -1)
     return ref[None].expand(bs, -1, -1, -1)
@@ -104,7 +105,7 @@ class BEVFormerEncoder(nn.Module):
         """bev_query (b, HW, C); value (b, N, L, C); lidar2img (b, N, 4, 4)."""
         bs = bev_query.shape[0]
         ref_3d = bev_grid_3d(bev_h, bev_w, self.num_points_in_pillar, bs, bev_query.device,
-                             bev_query.dtype)
+                             bev_query.dtype, self.pc_range[5] - self.pc_range[2])
         ref_2d = bev_grid_2d(bev_h, bev_w, bs, bev_query.device, bev_query.dtype)
         ref_cam, bev_mask = point_sampling(ref_3d, self.pc_range, lidar2img, img_shape,
                                            pad_shape)

@@ -52,21 +52,17 @@ def unproject(uv: Tensor, inv_k: Tensor) -> Tensor:
 
 
 def ray_rotation(uv: Tensor, inv_k: Tensor) -> Tensor:
-    """Rotation taking the optical axis (0, 0, 1) onto the viewing ray of uv
-    (allocentric -> egocentric), (n, 3, 3)."""
+    """Allocentric -> egocentric rotation of DD3D, (n, 3, 3): the local frame
+    whose z axis is the viewing ray of uv and whose y axis is the camera's y
+    made orthogonal to it (Gram-Schmidt), x = y cross z. Identity on the
+    optical axis."""
     ray = unproject(uv, inv_k)
-    ray = ray / ray.norm(dim=-1, keepdim=True)
-    z = torch.zeros_like(ray)
-    z[:, 2] = 1
-    axis = torch.cross(z, ray, dim=-1)
-    s = axis.norm(dim=-1, keepdim=True)
-    c = ray[:, 2:3]
-    axis = axis / s.clamp(min=EPS)
-    kx, ky, kz = axis.unbind(-1)
-    zero = torch.zeros_like(kx)
-    kmat = torch.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], -1).view(-1, 3, 3)
-    eye = torch.eye(3, dtype=uv.dtype, device=uv.device).expand_as(kmat)
-    return eye + s[..., None] * kmat + (1 - c)[..., None] * (kmat @ kmat)
+    z = ray / ray.norm(dim=-1, keepdim=True)
+    y = -z[:, 1:2] * z
+    y[:, 1] += 1.0
+    y = y / y.norm(dim=-1, keepdim=True)
+    x = torch.cross(y, z, dim=-1)
+    return torch.stack([x, y, z], -1)
 
 
 def box_corners(rot: Tensor, center: Tensor, size: Tensor) -> Tensor:

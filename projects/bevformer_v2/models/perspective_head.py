@@ -152,12 +152,17 @@ class NuscenesDD3D(BaseModule):
         center_sample_radius (float): centre sampling radius, in strides.
         mean_depth_per_level / std_depth_per_level (list[float]): depth priors.
         canon_box_sizes (list): per-class (l, w, h) canonical sizes.
-        num_attrs (int): attribute logits; the data interface gives the
-            attribute id within the class (0..2), so 3 (official: 8 global ids).
+        num_attrs (int): attribute logits: the attribute id within the class
+            (0..2), as the official's ``MAX_NUM_ATTRIBUTES = 3``.
         box3d_loss_weight (float), conf3d_loss_weight (float),
         smooth_l1_beta (float), max_loss_per_group (float): 3D loss settings
             (official 2.0, 1.0, 0.05, 20; the clamp is applied).
         attr_loss_weight / speed_loss_weight (float): 0.2 each.
+        attr_loss_weighted (bool): True: per-location cross-entropy weighted
+            by the centerness target (as the speed loss). False: the
+            official's, the mean cross-entropy over the valid locations
+            (``F.cross_entropy``'s default reduction; the centerness weights
+            then cancel out).
         test_cfg (dict): score_thr, pre_nms_topk, nms_iou (per view), max_per_img.
     """
 
@@ -174,6 +179,7 @@ class NuscenesDD3D(BaseModule):
                  conf3d_loss_weight: float = 1.0, conf3d_temperature: float = 1.0,
                  smooth_l1_beta: float = 0.05, max_loss_per_group: float = 20.0,
                  attr_loss_weight: float = 0.2, speed_loss_weight: float = 0.2,
+                 attr_loss_weighted: bool = True,
                  test_cfg=dict(score_thr=0.05, pre_nms_topk=1000, nms_iou=0.75,
                                max_per_img=100), init_cfg=None):
         super().__init__(init_cfg)
@@ -198,6 +204,7 @@ class NuscenesDD3D(BaseModule):
         self.max_loss_per_group = max_loss_per_group
         self.attr_loss_weight = attr_loss_weight
         self.speed_loss_weight = speed_loss_weight
+        self.attr_loss_weighted = attr_loss_weighted
         self.test_cfg = dict(test_cfg)
 
     # -------------------------------------------------------------- forward
@@ -369,7 +376,8 @@ class NuscenesDD3D(BaseModule):
         # attribute and speed: centerness-weighted, each over its valid targets
         if ok.any():
             w = ctr_t[ok]
-            ce = F.cross_entropy(attr[ok], attr_t[ok], reduction='none')
+            ce = F.cross_entropy(attr[ok], attr_t[ok],
+                                 reduction='none' if self.attr_loss_weighted else 'mean')
             losses['loss_attr'] = self.attr_loss_weight * (ce * w).sum() / reduce_mean(
                 w.sum()).clamp(min=1e-6)
         else:

@@ -11,6 +11,8 @@ from torch import Tensor
 
 from mmdet.models.backbones.resnet import BasicBlock
 from mmdet.registry import MODELS
+from .attention import (CustomMSDeformableAttention, MSDeformableAttention3D,
+                        TemporalSelfAttention)
 from .decoder import DetectionTransformerDecoder
 from .encoder import BEVFormerEncoder
 
@@ -96,8 +98,20 @@ class PerceptionTransformerV2(nn.Module):
         self.init_weights()
 
     def init_weights(self):
-        nn.init.normal_(self.level_embeds)
-        nn.init.normal_(self.cams_embeds)
+        """The official init: xavier-uniform on every parameter with more than
+        one dimension (encoder, decoder, fusion convs, ``level_embeds`` and
+        ``cams_embeds``: the v2 transformer re-applies it after its base
+        class's normal init), then the deformable attentions' own init
+        (offset directions, zero attention weights, xavier projections with
+        zero bias), then ``reference_points`` xavier with zero bias. Biases
+        and norms keep their construction-time values."""
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        for m in self.modules():
+            if isinstance(m, (MSDeformableAttention3D, TemporalSelfAttention,
+                              CustomMSDeformableAttention)):
+                m.init_weights()
         xavier_init(self.reference_points, distribution='uniform', bias=0.)
 
     def get_bev_features(self, mlvl_feats: List[Tensor], bev_queries: Tensor,
