@@ -5,22 +5,45 @@ import shutil
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
+from setuptools.command.editable_wheel import editable_wheel
 
 HERE = Path(__file__).parent
 
 
 class BuildPyWithZoo(build_py):
     """Also ship the zoo as ``projects/.mim/`` (model-index.yml, configs/,
-    tools/), where ``mim search visionplug`` and ``mim download`` look."""
+    tools/ and the READMEs the metafiles name, in the checkout's layout),
+    where ``mim search visionplug`` and ``mim download`` look."""
 
     def run(self):
         super().run()
         target = Path(self.build_lib) / 'projects' / '.mim'
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(HERE / 'model-index.yml', target / 'model-index.yml')
+        readmes = ['README.md'] + [
+            str(p.relative_to(HERE)) for p in HERE.glob('projects/*/README.md')]
+        for name in ['model-index.yml'] + readmes:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(HERE / name, target / name)
         for folder in ('configs', 'tools'):
             shutil.copytree(HERE / folder, target / folder, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns('__pycache__'))
+
+
+class EditableWheelWithZoo(editable_wheel):
+    """Editable installs leave the code in the checkout, but mim looks for
+    the index under site-packages (``<site-packages>/visionplug/.mim/``
+    first): install there a model-index.yml that imports the checkout's, so
+    ``mim search visionplug`` sees the live zoo."""
+
+    def _run_build_commands(self, dist_name, unpacked_wheel, build_lib,
+                            tmp_dir):
+        out = super()._run_build_commands(dist_name, unpacked_wheel,
+                                          build_lib, tmp_dir)
+        target = Path(unpacked_wheel) / 'visionplug' / '.mim'
+        target.mkdir(parents=True, exist_ok=True)
+        index = (HERE / 'model-index.yml').resolve()
+        (target / 'model-index.yml').write_text(f'Import:\n  - {index}\n')
+        return out
 
 
 def read_requirements(name):
@@ -45,5 +68,6 @@ setup(
         'optional': read_requirements('optional'),
     },
     license='Apache-2.0',
-    cmdclass={'build_py': BuildPyWithZoo},
+    cmdclass={'build_py': BuildPyWithZoo,
+              'editable_wheel': EditableWheelWithZoo},
 )
