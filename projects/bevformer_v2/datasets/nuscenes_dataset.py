@@ -43,7 +43,9 @@ class NuScenesBEVDataset(BaseDataset):
     current lidar frame through the ego poses, ``frame_offsets``,
     ``frame_valid`` and the GT (``gt_bboxes_3d`` :class:`LiDARBoxes3D`,
     ``gt_labels_3d``, ``gt_names``, ``gt_attr_labels``, ``gt_speeds``,
-    ``gt_num_pts``).
+    ``gt_num_pts``), plus ``ann_info``: the same annotations as arrays
+    (``bboxes_3d``, ``labels_3d``, ``attr_labels``, ``speeds``, ``num_pts``)
+    that no GT filter or BEV augmentation touches (the perspective targets).
 
     Args:
         ann_file (str): the infos JSON (relative to ``data_root``).
@@ -219,6 +221,11 @@ class NuScenesBEVDataset(BaseDataset):
         results = dict(data_info)
         results.update(
             gt_bboxes_3d=LiDARBoxes3D(data_info['gt_bboxes_3d']),
+            ann_info=dict(bboxes_3d=data_info['gt_bboxes_3d'].copy(),
+                          labels_3d=data_info['gt_labels_3d'],
+                          attr_labels=data_info['gt_attr_labels'],
+                          speeds=data_info['gt_speeds'],
+                          num_pts=data_info['gt_num_pts']),
             frame_offsets=np.asarray(self.frame_offsets, np.int64),
             frame_valid=np.asarray(valid, bool), frame_tokens=tokens,
             cam_names=list(self.cameras), img_paths=img_paths,

@@ -138,7 +138,9 @@ class PhotoMetricDistortionMultiView(BaseTransform):
 class CropResizeFlipImage(BaseTransform):
     """Crop, resize and flip every image with the same parameters and fold the
     image transform into the intrinsics: ``cam2img <- ida @ cam2img`` and
-    ``lidar2img = cam2img @ lidar2cam``. A flip gives a negative ``fx``.
+    ``lidar2img = cam2img @ lidar2cam``. A flip gives a negative ``fx`` (the
+    BEV encoder samples the flipped image at the exact places; the detector
+    gives the perspective head the mirrored world, see ``BEVFormerV2``).
 
     Args:
         crop (tuple, optional): ``(x1, y1, x2, y2)`` in input pixels, first.
@@ -277,16 +279,20 @@ class GlobalRotScaleTrans(BaseTransform):
 
 @TRANSFORMS.register_module()
 class PerspectiveAnnotations(BaseTransform):
-    """Per-camera (mono) targets of the current frame from the 3D GT and the
-    final ``lidar2img`` (run it after the image transforms): for each camera
-    and GT with at least ``min_points`` lidar+radar points and its gravity
-    centre at camera depth > ``min_depth``, the 2D box is the bounding
-    rectangle of the projected corners in front of the camera, clipped to the
-    image; it is kept if clipped area / unclipped area >= ``min_visible``.
+    """Per-camera (mono) targets of the current frame from ALL annotated
+    boxes of the sample (``results['ann_info']``, untouched by the GT filters
+    and the BEV augmentation, as the official perspective annotations) and
+    the final ``lidar2img`` (run it after the image transforms): for each
+    camera and box of a class with at least ``min_points`` lidar+radar points
+    (official: 3) and its gravity centre at camera depth > ``min_depth``, the
+    2D box is the bounding rectangle of the projected corners in front of the
+    camera, clipped to the image; it is kept if clipped area / unclipped area
+    >= ``min_visible``.
 
-    Boxes are taken in the frame the cameras see: a ``bda_mat`` applied before
-    is undone. Adds ``gt_mono`` (dict of arrays: cam_ids, bboxes, labels,
-    bboxes_3d, centers_2d, depths, attr_labels, speeds).
+    Adds ``gt_mono`` (dict of arrays: cam_ids, bboxes, labels, bboxes_3d,
+    centers_2d, depths, attr_labels, speeds). 2D boxes and centres are in the
+    final (possibly flipped) image; ``bboxes_3d`` stay in the lidar frame (the
+    detector mirrors them for a flipped image).
     """
 
     def __init__(self, min_points=3, min_depth=0.1, min_visible=0.2):
@@ -295,17 +301,18 @@ class PerspectiveAnnotations(BaseTransform):
         self.min_visible = min_visible
 
     def transform(self, results):
-        boxes = results['gt_bboxes_3d'].clone()
-        boxes.tensor = boxes.tensor.double()
-        bda = results.get('bda_mat', np.eye(4))
-        if not np.allclose(bda, np.eye(4)):
-            boxes.transform(np.linalg.inv(bda))
+        if 'ann_info' not in results:
+            raise KeyError(f'sample {results.get("token")}: PerspectiveAnnotations '
+                           "needs results['ann_info'] (all annotated boxes), "
+                           'which NuScenesBEVDataset provides')
+        ann = results['ann_info']
+        boxes = LiDARBoxes3D(torch.as_tensor(ann['bboxes_3d'], dtype=torch.float64))
         cur = list(results['frame_offsets']).index(0)
         h, w = results['img_shape']
         corners = boxes.corners.numpy()
         centers = boxes.gravity_center.numpy()
-        ok = results['gt_num_pts'] >= self.min_points
-        ok &= results['gt_labels_3d'] >= 0
+        ok = ann['num_pts'] >= self.min_points
+        ok &= ann['labels_3d'] >= 0
         out = {k: [] for k in ('cam_ids', 'bboxes', 'labels', 'bboxes_3d',
                                'centers_2d', 'depths', 'attr_labels', 'speeds')}
         for n in range(results['lidar2img'].shape[1]):
@@ -325,12 +332,12 @@ class PerspectiveAnnotations(BaseTransform):
                     continue
                 out['cam_ids'].append(n)
                 out['bboxes'].append([cx1, cy1, cx2, cy2])
-                out['labels'].append(results['gt_labels_3d'][i])
+                out['labels'].append(ann['labels_3d'][i])
                 out['bboxes_3d'].append(boxes.tensor[i].numpy())
                 out['centers_2d'].append(cen[i, :2] / cen[i, 2])
                 out['depths'].append(cen[i, 2])
-                out['attr_labels'].append(results['gt_attr_labels'][i])
-                out['speeds'].append(results['gt_speeds'][i])
+                out['attr_labels'].append(ann['attr_labels'][i])
+                out['speeds'].append(ann['speeds'][i])
         shapes = dict(bboxes=(-1, 4), bboxes_3d=(-1, 9), centers_2d=(-1, 2))
         dtypes = dict(cam_ids=np.int64, labels=np.int64, attr_labels=np.int64)
         results['gt_mono'] = {

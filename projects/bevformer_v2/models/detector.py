@@ -16,6 +16,35 @@ def _meta_tensor(samples, key: str, device) -> Tensor:
                         for s in samples]).to(device)
 
 
+# A horizontal image flip is folded into ``cam2img`` (negative ``fx``). The
+# perspective head then works in the mirrored world: camera x -> -x (the
+# mirrored image with a positive ``fx``) and lidar y -> -y, so that
+# ``lidar2cam`` stays a rotation and the boxes it sees are mirrored boxes
+# (positions, yaw, allocentric rotation); lidar2img is the same.
+MIRROR_CAM = (-1.0, 1.0, 1.0, 1.0)
+MIRROR_LIDAR = (1.0, -1.0, 1.0, 1.0)
+
+
+def mirror_lidar_boxes(boxes: Tensor) -> Tensor:
+    """``(k, 9)`` lidar boxes mirrored by y -> -y (y, yaw and vy negated)."""
+    out = boxes.clone()
+    out[:, [1, 6, 8]] = -out[:, [1, 6, 8]]
+    return out
+
+
+def mirror_mono_geometry(cam2img: Tensor, lidar2cam: Tensor):
+    """``(M, 4, 4)`` matrices -> the perspective head's ``(cam2img,
+    lidar2cam, mirrored)``: images whose intrinsics mirror (det < 0, a
+    flipped image) get ``cam2img @ Mc`` and ``Mc @ lidar2cam @ Ml`` (Mc: camera
+    x -> -x, Ml: lidar y -> -y); ``mirrored`` (M,) bool flags them."""
+    mirrored = torch.linalg.det(cam2img[:, :3, :3].double()) < 0
+    mc = torch.diag(cam2img.new_tensor(MIRROR_CAM))
+    ml = torch.diag(cam2img.new_tensor(MIRROR_LIDAR))
+    m = mirrored[:, None, None]
+    return (torch.where(m, cam2img @ mc, cam2img),
+            torch.where(m, mc @ lidar2cam @ ml, lidar2cam), mirrored)
+
+
 @MODELS.register_module()
 class BEVFormerV2(BaseDetector):
     """Two-stage BEVFormer v2: image backbone + FPN, perspective head (stage
@@ -77,10 +106,16 @@ class BEVFormerV2(BaseDetector):
         return self.extract_img_feat(batch_inputs['imgs'][:, -1])
 
     def _geometry(self, samples, device) -> Tuple[Tensor, tuple, tuple, Optional[Tensor]]:
+        """lidar2img (B, T, N, 4, 4); img_shape: per-sample (H, W) as a pair of
+        (B, 1, 1, 1) tensors (each sample's own image masks its projections);
+        pad_shape: the (H, W) of the padded batch; bda (B, 4, 4) or None."""
         lidar2img = _meta_tensor(samples, 'lidar2img', device)  # (B, T, N, 4, 4)
         meta = samples[0].metainfo
-        img_shape = tuple(meta['img_shape'][:2])
-        pad_shape = tuple(meta.get('batch_input_shape', meta.get('pad_shape', img_shape)))[:2]
+        shapes = torch.tensor([tuple(s.metainfo['img_shape'][:2]) for s in samples],
+                              dtype=torch.float32, device=device)
+        img_shape = (shapes[:, 0].view(-1, 1, 1, 1), shapes[:, 1].view(-1, 1, 1, 1))
+        pad_shape = tuple(meta.get('batch_input_shape',
+                                   meta.get('pad_shape', meta['img_shape'])))[:2]
         bda = (_meta_tensor(samples, 'bda_mat', device) if 'bda_mat' in meta else None)
         return lidar2img, img_shape, pad_shape, bda
 
@@ -106,12 +141,13 @@ class BEVFormerV2(BaseDetector):
     @staticmethod
     def _fill_invalid(bevs: List[Tensor], cur: Tensor, samples) -> List[Tensor]:
         """Slots flagged invalid (scene start) take the BEV of the nearest
-        valid later slot (the current BEV at the latest)."""
+        valid later slot (the current BEV at the latest), detached as in the
+        official code: no gradient flows through a history slot."""
         if not bevs or 'frame_valid' not in samples[0].metainfo:
             return bevs
         valid = torch.stack([torch.as_tensor(s.metainfo['frame_valid'], dtype=torch.bool)
                              for s in samples]).to(cur.device)  # (B, T)
-        out = list(bevs) + [cur]
+        out = list(bevs) + [cur.detach()]
         for t in range(len(bevs) - 1, -1, -1):
             m = valid[:, t][:, None, None]
             out[t] = torch.where(m, out[t], out[t + 1])
@@ -119,21 +155,32 @@ class BEVFormerV2(BaseDetector):
 
     # -------------------------------------------------------------- helpers
     def _mono_inputs(self, samples, device):
+        """Current-frame (B*N, 4, 4) cam2img and lidar2cam of the perspective
+        head, mirrored for flipped images, and the (B*N,) mirrored flags."""
         cam2img = _meta_tensor(samples, 'cam2img', device)[:, -1]  # (B, N, 4, 4)
         lidar2cam = _meta_tensor(samples, 'lidar2cam', device)[:, -1]
-        return cam2img.flatten(0, 1), lidar2cam.flatten(0, 1)
+        return mirror_mono_geometry(cam2img.flatten(0, 1), lidar2cam.flatten(0, 1))
 
-    def _mono_gts(self, samples, num_cams: int) -> List[InstanceData]:
+    def _mono_gts(self, samples, num_cams: int, mirrored: Tensor) -> List[InstanceData]:
+        """Per image (sample-major) targets; the 3D boxes of mirrored images
+        are mirrored (their 2D boxes and centres are in the flipped image)."""
         gts = []
         for s in samples:
             g = s.gt_instances_mono
             for n in range(num_cams):
-                gts.append(g[g.cam_ids == n])
+                gt = g[g.cam_ids == n]
+                if mirrored[len(gts)]:
+                    gt = gt.clone()
+                    gt.bboxes_3d = mirror_lidar_boxes(gt.bboxes_3d)
+                gts.append(gt)
         return gts
 
-    def _proposals(self, mono_out, cam2img, lidar2cam, bs, num_cams, bda):
+    def _proposals(self, mono_out, cam2img, lidar2cam, mirrored, bs, num_cams, bda):
         dets = self.fcos3d_bbox_head.predict(
             {k: [x.detach() for x in v] for k, v in mono_out.items()}, cam2img, lidar2cam)
+        for det, mirror in zip(dets, mirrored.tolist()):
+            if mirror:  # back from the mirrored world to the lidar frame
+                det.bboxes_3d = mirror_lidar_boxes(det.bboxes_3d)
         dets = [dets[b * num_cams:(b + 1) * num_cams] for b in range(bs)]
         return encode_proposals(dets, self.pts_bbox_head.pc_range,
                                 self.pts_bbox_head.num_proposals, self.bev_nms_iou,
@@ -152,13 +199,13 @@ class BEVFormerV2(BaseDetector):
         if need_mono:
             mono_feats = [f.flatten(0, 1) for f in feats[:self.num_mono_levels]]
             mono_out = self.fcos3d_bbox_head(mono_feats)
-            cam2img, lidar2cam = self._mono_inputs(samples, imgs.device)
+            cam2img, lidar2cam, mirrored = self._mono_inputs(samples, imgs.device)
             if with_mono_loss:
-                mono = self.fcos3d_bbox_head.loss(mono_out, self._mono_gts(samples, n),
+                mono = self.fcos3d_bbox_head.loss(mono_out, self._mono_gts(samples, n, mirrored),
                                                   cam2img, lidar2cam)
                 losses.update({f'{k}_mono': v * self.mono_loss_weight for k, v in mono.items()})
             if self.use_hybrid_queries:
-                proposals = self._proposals(mono_out, cam2img, lidar2cam, bs, n, bda)
+                proposals = self._proposals(mono_out, cam2img, lidar2cam, mirrored, bs, n, bda)
         bev_feats = feats[:self.num_levels]
         cur_bev = None
         if prev:
