@@ -13,7 +13,7 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import Scale, build_norm_layer
+from mmcv.cnn import build_norm_layer
 from mmcv.ops import batched_nms
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
@@ -21,7 +21,6 @@ from torch import Tensor
 
 from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
 from mmdet.registry import MODELS
-from mmdet.structures.bbox import bbox_overlaps
 from mmdet.utils import reduce_mean
 from .geometry import (box_corners, matrix_to_quat, quat_to_matrix, ray_rotation, rot_z,
                        unproject)
@@ -37,14 +36,38 @@ CANON_SIZES_LWH = [
     [12.8197, 3.0059454, 4.1213827], [6.9310856, 2.4986045, 2.8382742]]
 
 
+class Scale(nn.Module):
+    """Learnable scalar factor, a (1,) parameter as DD3D's (mmcv's is 0-d)."""
+
+    def __init__(self, init_value: float = 1.):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor([float(init_value)]))
+
+    def forward(self, x):
+        return x * self.scale
+
+
 class Offset(nn.Module):
+    """Learnable scalar offset, a (1,) parameter as DD3D's."""
 
     def __init__(self, init_value: float = 0.):
         super().__init__()
-        self.bias = nn.Parameter(torch.tensor(float(init_value)))
+        self.bias = nn.Parameter(torch.tensor([float(init_value)]))
 
     def forward(self, x):
         return x + self.bias
+
+
+def giou_loss_ltrb(pred: Tensor, target: Tensor) -> Tensor:
+    """DD3D's GIoU loss on (l, t, r, b) distances from the same location,
+    with its +1 smoothing of the IoU: 1 - ((I + 1) / (U + 1) - (C - U) / C)."""
+    pa = (pred[:, 0] + pred[:, 2]) * (pred[:, 1] + pred[:, 3])
+    ta = (target[:, 0] + target[:, 2]) * (target[:, 1] + target[:, 3])
+    lo, hi = torch.minimum(pred, target), torch.maximum(pred, target)
+    inter = (lo[:, 0] + lo[:, 2]) * (lo[:, 1] + lo[:, 3])
+    enclose = (hi[:, 0] + hi[:, 2]) * (hi[:, 1] + hi[:, 3])
+    union = ta + pa - inter
+    return 1 - ((inter + 1.0) / (union + 1.0) - (enclose - union) / enclose)
 
 
 class LevelConv(nn.Conv2d):
@@ -80,8 +103,6 @@ class FCOS2DHead(nn.Module):
         self.box2d_reg = _conv(channels, 4)
         self.centerness = _conv(channels, 1)
         self.scales_box2d_reg = nn.ModuleList([Scale(float(s)) for s in strides])
-        nn.init.normal_(self.cls_logits.weight, std=0.01)
-        nn.init.constant_(self.cls_logits.bias, -4.59511985013459)  # prior 0.01
 
     def forward(self, feats):
         logits, reg, ctr, towers = [], [], [], []
@@ -163,6 +184,8 @@ class NuscenesDD3D(BaseModule):
             official's, the mean cross-entropy over the valid locations
             (``F.cross_entropy``'s default reduction; the centerness weights
             then cancel out).
+        feature_locations_offset (str): 'none' (official): locations at
+            ``index * stride``; 'half': at the stride cell centres.
         test_cfg (dict): score_thr, pre_nms_topk, nms_iou (per view), max_per_img.
     """
 
@@ -179,7 +202,7 @@ class NuscenesDD3D(BaseModule):
                  conf3d_loss_weight: float = 1.0, conf3d_temperature: float = 1.0,
                  smooth_l1_beta: float = 0.05, max_loss_per_group: float = 20.0,
                  attr_loss_weight: float = 0.2, speed_loss_weight: float = 0.2,
-                 attr_loss_weighted: bool = True,
+                 attr_loss_weighted: bool = True, feature_locations_offset: str = 'none',
                  test_cfg=dict(score_thr=0.05, pre_nms_topk=1000, nms_iou=0.75,
                                max_per_img=100), init_cfg=None):
         super().__init__(init_cfg)
@@ -205,6 +228,10 @@ class NuscenesDD3D(BaseModule):
         self.attr_loss_weight = attr_loss_weight
         self.speed_loss_weight = speed_loss_weight
         self.attr_loss_weighted = attr_loss_weighted
+        if feature_locations_offset not in ('none', 'half'):
+            raise ValueError(f"feature_locations_offset must be 'none' or 'half', "
+                             f'got {feature_locations_offset!r}')
+        self.feature_locations_offset = feature_locations_offset
         self.test_cfg = dict(test_cfg)
 
     # -------------------------------------------------------------- forward
@@ -218,12 +245,15 @@ class NuscenesDD3D(BaseModule):
         return out
 
     def locations(self, feats_or_shapes, device) -> Tensor:
-        """Pixel centres of all levels (sum HW, 2) and their level index."""
+        """Locations of all levels (sum HW, 2) and their level index: the
+        top-left corner of each stride cell (DD3D ``feature_locations_offset
+        ='none'``, the released configs) or its centre (``'half'``)."""
         locs, lvls = [], []
         for lvl, (h, w) in enumerate(feats_or_shapes):
             s = self.strides[lvl]
-            ys, xs = torch.meshgrid(torch.arange(h, device=device) * s + s // 2,
-                                    torch.arange(w, device=device) * s + s // 2, indexing='ij')
+            off = s // 2 if self.feature_locations_offset == 'half' else 0
+            ys, xs = torch.meshgrid(torch.arange(h, device=device) * s + off,
+                                    torch.arange(w, device=device) * s + off, indexing='ij')
             locs.append(torch.stack([xs.reshape(-1), ys.reshape(-1)], -1).float())
             lvls.append(torch.full((h * w, ), lvl, device=device, dtype=torch.long))
         return torch.cat(locs), torch.cat(lvls)
@@ -334,9 +364,7 @@ class NuscenesDD3D(BaseModule):
         denom = reduce_mean(ctr_t.sum()).clamp(min=1e-6)
         pl = all_locs[pos]
         reg = _flat(out['box2d'], 4).reshape(-1, 4)[pos]
-        to_box = lambda d: torch.cat([pl - d[:, :2], pl + d[:, 2:]], -1)  # noqa: E731
-        giou = bbox_overlaps(to_box(reg), to_box(t), mode='giou', is_aligned=True)
-        losses['loss_box2d_reg'] = ((1 - giou) * ctr_t).sum() / denom
+        losses['loss_box2d_reg'] = (giou_loss_ltrb(reg, t) * ctr_t).sum() / denom
         ctr_p = _flat(out['centerness'], 1).reshape(-1)[pos]
         losses['loss_centerness'] = F.binary_cross_entropy_with_logits(
             ctr_p, ctr_t, reduction='sum') / num_pos
