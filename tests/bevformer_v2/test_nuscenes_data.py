@@ -2,6 +2,7 @@
 PackBEVInputs: geometry checked against the rendered pixels and the devkit."""
 import copy
 import json
+import pickle
 import shutil
 
 import cv2
@@ -334,9 +335,13 @@ def test_bad_infos_name_sample_and_field(root, tmp_path, case):
 
 def test_pickle_missing_image_and_broken_tables(root, tmp_path, nusc):
     pkl = tmp_path / 'nuscenes_infos_val.pkl'
-    pkl.write_bytes(b'not read')
-    with pytest.raises(ValueError, match='never unpickles'):
+    pkl.write_bytes(pickle.dumps([1, 2], protocol=2))
+    with pytest.raises(ValueError, match="not an official BEVFormer infos .pkl"):
         NuScenesBEVDataset(ann_file=str(pkl), pipeline=[])
+    other = tmp_path / 'nuscenes_infos_val.yaml'
+    other.write_text('infos: []')
+    with pytest.raises(ValueError, match='expected the JSON infos'):
+        NuScenesBEVDataset(ann_file=str(other), pipeline=[])
     # a missing image names the sample, frame and camera
     ds = build(root, frame_offsets=(-1, 0))
     res = ds.assemble(ds.get_data_info(1))

@@ -1,16 +1,16 @@
-"""``NuScenesBEVDataset``: the project's nuScenes infos (JSON) as temporal,
-multi-view samples, on mmengine's ``BaseDataset``."""
-import json
+"""``NuScenesBEVDataset``: the project's nuScenes infos (JSON, or an
+official BEVFormer ``.pkl`` converted on load) as temporal, multi-view
+samples, on mmengine's ``BaseDataset``."""
 import math
 from pathlib import Path
 
 import numpy as np
 from mmdet.registry import DATASETS
 from mmengine.dataset import BaseDataset
-from mmengine.fileio import get_text
 
 from ..structures import LiDARBoxes3D
 from .converter import (CAMERAS, CLASSES, INFOS_FORMAT, INFOS_FORMAT_VERSION)
+from .official_infos import load_infos
 
 # attribute id within the class's nuScenes attributes (DD3D's numbering)
 ATTRIBUTE_IDS = {'vehicle.moving': 0, 'vehicle.parked': 1,
@@ -35,7 +35,9 @@ def _matrix(value, shape, where):
 @DATASETS.register_module()
 class NuScenesBEVDataset(BaseDataset):
     """nuScenes for BEV detection, read from ``nuscenes_infos_<split>.json``
-    (``tools/dataset_converters/create_nuscenes_infos.py``).
+    (``tools/dataset_converters/create_nuscenes_infos.py``) or from the
+    official BEVFormer ``nuscenes_infos_temporal_<split>.pkl`` (converted on
+    load, see :mod:`.official_infos`).
 
     Each item is a results dict for the pipeline with all frames and cameras:
     ``img_paths`` (T lists of N paths), ``cam2img``, ``lidar2cam``,
@@ -48,7 +50,8 @@ class NuScenesBEVDataset(BaseDataset):
     that no GT filter or BEV augmentation touches (the perspective targets).
 
     Args:
-        ann_file (str): the infos JSON (relative to ``data_root``).
+        ann_file (str): the infos ``.json`` or official ``.pkl`` (relative
+            to ``data_root``).
         cameras (Sequence[str]): cameras to load, a subset of the six in the
             project order.
         frame_offsets (Sequence[int]): key-frame offsets, oldest first and
@@ -88,13 +91,7 @@ class NuScenesBEVDataset(BaseDataset):
     # ------------------------------------------------------------------ load
     def load_data_list(self):
         path = str(self.ann_file)
-        if not path.endswith('.json'):
-            raise ValueError(
-                f'{path}: NuScenesBEVDataset reads the JSON infos written by '
-                'tools/dataset_converters/create_nuscenes_infos.py; it never '
-                'unpickles (an official/mmdet3d .pkl infos must be converted '
-                'again from the nuScenes root)')
-        raw = json.loads(get_text(path))
+        raw = load_infos(path)
         if not isinstance(raw, dict) or 'data_list' not in raw:
             keys = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
             raise ValueError(f'{path} is not an infos file of '

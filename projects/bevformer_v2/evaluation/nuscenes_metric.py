@@ -2,7 +2,6 @@
 results JSON -> nuscenes-devkit ``DetectionEval`` (NDS, mAP, TP errors)."""
 import contextlib
 import io
-import json
 import tempfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from mmengine.logging import MMLogger
 
 from projects.run_config import write_json_atomic
 from ..datasets.converter import CLASSES
+from ..datasets.official_infos import load_infos
 from ..structures import LiDARBoxes3D
 
 VEHICLES = ('car', 'truck', 'bus', 'trailer', 'construction_vehicle')
@@ -64,8 +64,8 @@ class NuScenesMetric(BaseMetric):
     Args:
         data_root (str, optional): nuScenes root (the devkit tables); defaults
             to the folder of ``ann_file``.
-        ann_file (str, optional): the infos JSON whose metainfo gives the
-            default ``version`` and ``eval_set``.
+        ann_file (str, optional): the infos (``.json`` or official ``.pkl``)
+            whose metainfo gives the default ``version`` and ``eval_set``.
         version (str, optional): e.g. ``v1.0-trainval``.
         eval_set (str, optional): devkit split, e.g. ``val``, ``mini_val``.
         classes (Sequence[str]): label order of the predictions.
@@ -85,7 +85,7 @@ class NuScenesMetric(BaseMetric):
                  collect_device='cpu', prefix=None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         if ann_file is not None and (version is None or eval_set is None):
-            meta = json.loads(Path(ann_file).read_text()).get('metainfo', {})
+            meta = load_infos(ann_file).get('metainfo', {})
             version = version or meta.get('version')
             eval_set = eval_set or meta.get('eval_split')
         if version is None or eval_set is None:
