@@ -1,6 +1,6 @@
 # Mask R-CNN + FPN on Conformer-S/32 (CNN maps after blocks 4/8/11/12:
 # strides 4-32, 256/512/1024/1024 channels), COCO 1x, as the official
-# mmdetection fork (frozen stem and block 1, BN in eval mode).
+# mmdetection fork (frozen stem, BN in eval mode).
 # Official: 43.6 box AP (Faster R-CNN 1x: 43.1, updated 43.7).
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['projects.conformer'],

@@ -26,8 +26,11 @@ class ConformerDense(Conformer):
         out_type (str): ``'featmap'`` (dense) or ``'pooled'``.
         norm_eval (bool): Keep BatchNorm layers in eval mode while
             training (official detection setting). Defaults to False.
-        frozen_stages (int): 0: nothing frozen; 1: stem and block 1
-            (CNN and transformer) frozen, as the official detector.
+        frozen_stages (int): 0: nothing frozen; 1: the stem (``conv1``,
+            ``bn1``) frozen, as the official detection backbone with its
+            configs' ``frozen_stages=1`` (its per-block freezing is
+            commented out); 2: the stem and block 1 (``conv_1``,
+            ``trans_patch_conv``, ``trans_1``, ``cls_token``).
         **kwargs: Further ``mmpretrain.models.Conformer`` arguments.
     """
 
@@ -52,8 +55,10 @@ class ConformerDense(Conformer):
         if out_type == 'featmap' and (bad or not out_indices):
             raise ValueError(f'ConformerDense: out_indices must be blocks in '
                              f'1..{self.depths}, got {out_indices}')
-        if frozen_stages not in (0, 1):
-            raise ValueError('ConformerDense: frozen_stages must be 0 or 1')
+        if frozen_stages not in (0, 1, 2):
+            raise ValueError('ConformerDense: frozen_stages must be 0 (none), '
+                             '1 (stem) or 2 (stem and block 1), got '
+                             f'{frozen_stages!r}')
         self.out_type = out_type
         self.out_indices = out_indices
         c1 = int(64 * self.channel_ratio)
@@ -72,16 +77,17 @@ class ConformerDense(Conformer):
         return 4 if i <= third else 8 if i <= 2 * third else 16
 
     def _freeze_stages(self):
-        if self.frozen_stages < 1:
-            return
-        frozen = [self.conv1, self.bn1, self.conv_1, self.trans_patch_conv,
-                  self.trans_1]
+        frozen = []
+        if self.frozen_stages >= 1:
+            frozen += [self.conv1, self.bn1]
+        if self.frozen_stages >= 2:
+            frozen += [self.conv_1, self.trans_patch_conv, self.trans_1]
+            if self.with_cls_token:
+                self.cls_token.requires_grad = False
         for m in frozen:
             m.eval()
             for p in m.parameters():
                 p.requires_grad = False
-        if self.with_cls_token:
-            self.cls_token.requires_grad = False
 
     def train(self, mode=True):
         super().train(mode)

@@ -59,14 +59,18 @@ def test_arch_table():
         ConformerDense(arch='huge')
 
 
-def test_gradients_and_frozen_stage():
-    model = _nano(init=False, frozen_stages=1, norm_eval=True).train()
+@pytest.mark.parametrize('frozen_stages,frozen', [
+    (1, ('conv1.', 'bn1.')),
+    (2, ('conv1.', 'bn1.', 'conv_1.', 'trans_patch_conv.', 'trans_1.',
+         'cls_token')),
+])
+def test_gradients_and_frozen_stage(frozen_stages, frozen):
+    model = _nano(init=False, frozen_stages=frozen_stages,
+                  norm_eval=True).train()
     assert not model.bn1.training and not model.conv_trans_2.cnn_block\
         .bn1.training
     sum(o.square().mean() for o in model(torch.randn(2, 3, 64, 64))
         ).backward()
-    frozen = ('conv1.', 'bn1.', 'conv_1.', 'trans_patch_conv.', 'trans_1.',
-              'cls_token')
     for name, p in model.named_parameters():
         if name.startswith(frozen):
             assert not p.requires_grad and p.grad is None, name
@@ -74,6 +78,8 @@ def test_gradients_and_frozen_stage():
                 not in name and 'conv_trans_6.squeeze' not in name:
             # the last block's transformer output feeds no CNN map
             assert p.grad is not None and p.grad.abs().sum() > 0, name
+    with pytest.raises(ValueError, match='frozen_stages must be 0'):
+        _nano(frozen_stages=3)
 
 
 def _official_state_dict(model):
