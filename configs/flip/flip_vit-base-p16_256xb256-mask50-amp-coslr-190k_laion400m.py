@@ -2,7 +2,9 @@
 # settings (facebookresearch/flip configs/cfg_flip_base.py + default.py):
 # 50% of the 196 patches dropped at random (98 kept), image embedding = mean
 # of the encoder's output tokens, 512-d bias-free projections, text tower
-# 512-d / 12 layers / 8 heads, 32 tokens, learnt logit scale
+# 512-d / 12 layers / 8 heads, 32 tokens (here CLIP's causal text Transformer
+# on CLIP's BPE; the paper's is non-autoregressive on BERT WordPiece, see
+# projects/flip/README.md), learnt logit scale
 # (init log(1/0.07), clipped to [0, log 100]); batch 65536 (256 x 256),
 # AdamW(0.9, 0.95), wd 0.2 (not on biases, norms, class token, position
 # embeddings), lr 4e-6 x 65536 / 256, 10000 "virtual ImageNet epochs" of
@@ -12,20 +14,15 @@
 # flip_vit-base-p16_256xb256-unmasked-tuning-amp-coslr-1.9k_laion400m.py.
 #
 # Data: LAION-400M as a COCO-captions JSON (images with id/file_name,
-# annotations with image_id/caption) under data/laion400m/, and the word
-# vocabulary built from its captions, e.g.
-#   projects.flip.write_vocab('data/laion400m/annotations/captions_train.json',
-#                             'data/laion400m/annotations/captions_vocab.txt',
-#                             max_size=49408)
-# For CLIP's BPE tokenizer instead (local files, `transformers` installed):
-#   TokenizeCaption(tokenizer=dict(type='HFCLIPTokenizer', path=...)) and
-#   model.text_encoder.eot_id=49407.
-# Validation: zero-shot image-text retrieval on COCO 2017 val captions.
+# annotations with image_id/caption) under data/laion400m/, tokenised with
+# CLIP's BPE (the vocabulary ships with open_clip_torch).
+# Validation: zero-shot image-text retrieval on COCO 2017 val captions and
+# zero-shot ImageNet-1k classification (CLIP's 80 prompts, OpenAI's class
+# names) in one pass over both sets.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 custom_imports = dict(imports=['projects.flip'], allow_failed_imports=False)
 
 data_root = 'data/laion400m/'
-vocab_file = data_root + 'annotations/captions_vocab.txt'
 context_length = 32
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -33,8 +30,8 @@ train_pipeline = [
          aspect_ratio_range=(3. / 4., 4. / 3.), backend='pillow',
          interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='TokenizeCaption', vocab_file=vocab_file,
-         context_length=context_length, mode='random'),
+    dict(type='TokenizeCaption', context_length=context_length,
+         mode='random'),
     dict(type='PackInputs', algorithm_keys=('text_tokens', )),
 ]
 test_pipeline = [
@@ -42,9 +39,15 @@ test_pipeline = [
     dict(type='ResizeEdge', scale=224, edge='short', backend='pillow',
          interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),
-    dict(type='TokenizeCaption', vocab_file=vocab_file,
-         context_length=context_length, mode='all'),
+    dict(type='TokenizeCaption', context_length=context_length, mode='all'),
     dict(type='PackInputs', algorithm_keys=('text_tokens', )),
+]
+zero_shot_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=224, edge='short', backend='pillow',
+         interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
 ]
 train_dataloader = dict(
     batch_size=256,
@@ -66,13 +69,24 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
     dataset=dict(
-        type='COCOCaptions',
-        data_root='data/coco/',
-        ann_file='annotations/captions_val2017.json',
-        data_prefix='val2017/',
-        test_mode=True,
-        pipeline=test_pipeline))
-val_evaluator = dict(type='ImageTextRetrieval', topk=(1, 5, 10))
+        type='ConcatDataset',
+        ignore_keys=['classes'],
+        datasets=[
+            dict(type='COCOCaptions',
+                 data_root='data/coco/',
+                 ann_file='annotations/captions_val2017.json',
+                 data_prefix='val2017/',
+                 test_mode=True,
+                 pipeline=test_pipeline),
+            dict(type='ImageNet',
+                 data_root='data/imagenet/',
+                 split='val',
+                 pipeline=zero_shot_pipeline),
+        ]))
+val_evaluator = [
+    dict(type='ImageTextRetrieval', topk=(1, 5, 10)),
+    dict(type='ZeroShotAccuracy', topk=(1, 5)),
+]
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
@@ -88,13 +102,10 @@ model = dict(
         to_rgb=True),
     backbone=dict(type='MAEViT', arch='b', img_size=224, patch_size=16),
     text_encoder=dict(
-        type='CausalTextTransformer',
-        vocab_size=49408,
-        context_length=context_length,
-        width=512,
-        num_layers=12,
-        num_heads=8,
-        eot_id=3))
+        type='CausalTextTransformer', arch='b',
+        context_length=context_length),
+    zero_shot_classes='imagenet',
+    zero_shot_templates='openai_imagenet')
 
 batch_size = 65536
 lr = 4e-6 * batch_size / 256
@@ -110,6 +121,7 @@ optim_wrapper = dict(
         norm_decay_mult=0., bias_decay_mult=0.,
         custom_keys={'cls_token': dict(decay_mult=0.),
                      'pos_embed': dict(decay_mult=0.),
+                     'positional_embedding': dict(decay_mult=0.),
                      'in_proj_bias': dict(decay_mult=0.)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,

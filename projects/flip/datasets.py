@@ -1,5 +1,7 @@
-"""COCO-captions dataset (one sample per image) and the tokenising transform."""
+"""COCO captions (one sample per image), COCO images labelled by their main
+category (a zero-shot classification split), and the tokenising transform."""
 import json
+from collections import defaultdict
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -7,8 +9,6 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import join_path
 from mmpretrain.registry import DATASETS, TOKENIZER, TRANSFORMS
-
-from .tokenizer import tokenize
 
 
 @DATASETS.register_module()
@@ -82,6 +82,75 @@ class COCOCaptions(BaseDataset):
         return data_list
 
 
+@DATASETS.register_module()
+class COCOMainCategory(BaseDataset):
+    """COCO images labelled by their main category, for zero-shot
+    classification next to caption retrieval on the same images.
+
+    Reads an official instances file; the label of an image is the category
+    whose instances cover the largest total ``area`` (ties: the earlier
+    class). Only the categories in ``metainfo['classes']`` count (default:
+    all categories of the file, in id order); images with none of them are
+    left out. Samples: ``dict(img_path=..., gt_label=<class index>)``.
+
+    Args:
+        ann_file (str): Instances JSON, relative to ``data_root``.
+        data_root (str): Dataset root.
+        data_prefix (str | dict): Image folder, e.g. ``'val2017/'``.
+        metainfo (dict, optional): ``classes``: category names in label
+            order (the model's ``zero_shot_classes``).
+        pipeline (Sequence): Transforms.
+        test_mode (bool): Evaluation mode.
+    """
+
+    def __init__(self,
+                 ann_file: str,
+                 data_root: str = '',
+                 data_prefix='',
+                 metainfo: Optional[dict] = None,
+                 pipeline: Sequence = (),
+                 test_mode: bool = True,
+                 **kwargs) -> None:
+        if isinstance(data_prefix, str):
+            data_prefix = dict(img_path=data_prefix)
+        super().__init__(ann_file=ann_file, data_root=data_root,
+                         data_prefix=data_prefix, metainfo=metainfo,
+                         pipeline=pipeline, test_mode=test_mode, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        with open(self.ann_file) as f:
+            doc = json.load(f)
+        for key in ('images', 'annotations', 'categories'):
+            if key not in doc:
+                raise ValueError(f'{self.ann_file} is not a COCO instances '
+                                 f'file: no "{key}" list')
+        names = {c['id']: c['name'] for c in
+                 sorted(doc['categories'], key=lambda c: c['id'])}
+        classes = tuple(self._metainfo.get('classes') or names.values())
+        unknown = set(classes) - set(names.values())
+        if unknown:
+            raise ValueError(f'COCOMainCategory: metainfo classes '
+                             f'{sorted(unknown)} are not categories of '
+                             f'{self.ann_file}')
+        self._metainfo['classes'] = classes
+        index = {name: i for i, name in enumerate(classes)}
+        area = defaultdict(lambda: defaultdict(float))
+        for ann in doc['annotations']:
+            name = names[ann['category_id']]
+            if name in index and not ann.get('iscrowd', 0):
+                area[ann['image_id']][index[name]] += float(ann['area'])
+        prefix = self.data_prefix['img_path']
+        data_list = []
+        for img in doc['images']:
+            if area[img['id']]:
+                label = max(sorted(area[img['id']].items()),
+                            key=lambda kv: kv[1])[0]
+                data_list.append(dict(
+                    img_path=join_path(prefix, img['file_name']),
+                    gt_label=label, ori_id=img['id']))
+        return data_list
+
+
 @TRANSFORMS.register_module()
 class TokenizeCaption(BaseTransform):
     """Tokenise the captions of a sample into ``text_tokens``.
@@ -93,26 +162,22 @@ class TokenizeCaption(BaseTransform):
     (evaluation: every caption of the image).
 
     Args:
-        vocab_file (str, optional): Vocabulary of a :class:`WordTokenizer`
-            (the default tokenizer).
-        tokenizer (dict, optional): Any tokenizer config instead
-            (``mmpretrain.registry.TOKENIZER``), e.g. the CLIP BPE hook
-            ``dict(type='HFCLIPTokenizer', path=...)``.
-        context_length (int): Token positions (SOT and EOT included).
+        tokenizer (dict): Tokenizer config (``mmpretrain.registry.TOKENIZER``)
+            called as ``tokenizer(texts, context_length=...)``. Defaults to
+            CLIP's BPE (``CLIPBPETokenizer``).
+        context_length (int): Token positions (SOT and EOT included); FLIP
+            uses 32.
         mode (str): ``'random'``, ``'first'`` or ``'all'``.
     """
 
-    def __init__(self, vocab_file: Optional[str] = None,
-                 tokenizer: Optional[dict] = None, context_length: int = 32,
-                 mode: str = 'random') -> None:
+    def __init__(self, tokenizer: dict = dict(type='CLIPBPETokenizer'),
+                 context_length: int = 32, mode: str = 'random') -> None:
         if mode not in ('random', 'first', 'all'):
             raise ValueError(f"TokenizeCaption: mode must be 'random', "
                              f"'first' or 'all', got {mode!r}")
-        if (vocab_file is None) == (tokenizer is None):
-            raise ValueError('TokenizeCaption: give exactly one of '
-                             '`vocab_file` (word tokenizer) and `tokenizer`')
-        if vocab_file is not None:
-            tokenizer = dict(type='WordTokenizer', vocab_file=vocab_file)
+        if context_length < 2:
+            raise ValueError(f'TokenizeCaption: context_length must be >= 2,'
+                             f' got {context_length}')
         self.tokenizer = TOKENIZER.build(tokenizer) if isinstance(
             tokenizer, dict) else tokenizer
         self.context_length = context_length
@@ -126,7 +191,7 @@ class TokenizeCaption(BaseTransform):
             texts = [texts[np.random.randint(len(texts))]]
         elif self.mode == 'first':
             texts = texts[:1]
-        tokens = tokenize(self.tokenizer, texts, self.context_length)
+        tokens = self.tokenizer(texts, context_length=self.context_length)
         results['text_tokens'] = tokens if self.mode == 'all' else tokens[0]
         return results
 

@@ -1,14 +1,22 @@
 """FLIP: CLIP-style image-text pre-training with random patch dropping."""
-from typing import Dict, List, Optional, Tuple, Union
+from functools import partial
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
-from mmpretrain.registry import MODELS
+from mmpretrain.registry import MODELS, TOKENIZER
 from mmpretrain.structures import DataSample
+from open_clip import (IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES,
+                       SIMPLE_IMAGENET_TEMPLATES, build_zero_shot_classifier)
 
 from .flip_loss import (LOGIT_SCALE_INIT, LOGIT_SCALE_MAX, clamp_logit_scale,
                         contrastive_loss, gather_features, l2_normalize)
+
+ZERO_SHOT_CLASSES = {'imagenet': IMAGENET_CLASSNAMES}
+# CLIP's ImageNet prompt ensemble (80 templates) and its 7-template subset
+ZERO_SHOT_TEMPLATES = {'openai_imagenet': OPENAI_IMAGENET_TEMPLATES,
+                       'simple_imagenet': SIMPLE_IMAGENET_TEMPLATES}
 
 
 @MODELS.register_module()
@@ -24,13 +32,22 @@ class FLIP(BaseSelfSupervisor):
     ``L - int(L * (1 - mask_ratio))``, MAE's random masking) before the
     Transformer, which is where the speed-up comes from. As in the official
     code: the image embedding is the mean of all encoder output tokens (class
-    token and visible patches, after the final LayerNorm), the text
-    embedding the text tower's output; both go through a bias-free linear
-    projection and are L2-normalised; the loss is the symmetric InfoNCE over
-    the (globally gathered) batch with a learnt logit scale
-    ``exp(clip(logit_scale, 0, log 100))`` initialised to ``log(1/0.07)``.
-    Evaluation (and ``mask_ratio=0``, the "unmasked tuning" stage) uses all
-    patches.
+    token and visible patches, after the final LayerNorm) through a bias-free
+    linear projection; the text embedding is the text tower's projected
+    output (:class:`CausalTextTransformer`); both are L2-normalised; the loss
+    is the symmetric InfoNCE over the (globally gathered) batch with a learnt
+    logit scale ``exp(clip(logit_scale, 0, log 100))`` initialised to
+    ``log(1/0.07)``. Evaluation (and ``mask_ratio=0``, the "unmasked tuning"
+    stage) uses all patches.
+
+    Predict mode serves two evaluations in one pass: every sample gets its
+    image embedding ``img_feat``; a sample with captions (``text_tokens``)
+    also gets ``text_feats`` (image-text retrieval); a sample with a class
+    label (``gt_label``) gets ``pred_score``, the cosine similarities to the
+    zero-shot classifier (per class: the prompts ``template(class name)``
+    encoded, L2-normalised, averaged over the templates and normalised
+    again; OpenCLIP's ``build_zero_shot_classifier``), built once per
+    evaluation.
 
     Logged besides ``loss``: ``logit_scale`` (the clipped scale 1/tau) and
     ``kept_patches`` (visible patches per image).
@@ -38,7 +55,9 @@ class FLIP(BaseSelfSupervisor):
     Args:
         backbone (dict): Image encoder, an :class:`MAEViT` (``out_type`` is
             set to ``'raw'``).
-        text_encoder (dict): Text tower, e.g. :class:`CausalTextTransformer`.
+        text_encoder (dict): Text tower with a projection to ``embed_dims``,
+            e.g. :class:`CausalTextTransformer` (its ``embed_dims`` defaults
+            to this one).
         embed_dims (int): Joint embedding size (official ViT-B: 512).
         mask_ratio (float): Fraction of patches dropped in training
             (official 0.5 or 0.75; 0 for unmasked tuning).
@@ -48,6 +67,14 @@ class FLIP(BaseSelfSupervisor):
             ``logit_scale_init``.
         logit_scale_init (float): Initial log scale. Defaults to log(1/0.07).
         logit_scale_max (float): Upper clip of the log scale (log 100).
+        tokenizer (dict): Tokenizer of the zero-shot prompts (TOKENIZER
+            registry); it is called with the text tower's context length.
+        zero_shot_classes (str | Sequence[str], optional): Class names of
+            the zero-shot evaluation, in label order, or ``'imagenet'``
+            (OpenAI's ImageNet-1k names).
+        zero_shot_templates (str | Sequence[str]): Prompt templates with a
+            ``{}`` for the class name, or ``'openai_imagenet'`` (CLIP's 80)
+            or ``'simple_imagenet'`` (its 7-template subset).
         pretrained (str, optional): Checkpoint to initialise from.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor`` (needs ``default_collate``).
@@ -63,6 +90,10 @@ class FLIP(BaseSelfSupervisor):
                  learnable_scale: bool = True,
                  logit_scale_init: float = LOGIT_SCALE_INIT,
                  logit_scale_max: float = LOGIT_SCALE_MAX,
+                 tokenizer: dict = dict(type='CLIPBPETokenizer'),
+                 zero_shot_classes: Union[str, Sequence[str], None] = None,
+                 zero_shot_templates: Union[str, Sequence[str]] = (
+                     'openai_imagenet'),
                  neck: Optional[dict] = None,
                  head: Optional[dict] = None,
                  pretrained: Optional[str] = None,
@@ -90,12 +121,33 @@ class FLIP(BaseSelfSupervisor):
         self.backbone.mask_ratio = mask_ratio
         self.mask_ratio = mask_ratio
         self.img_pool = img_pool
-        self.text_encoder = MODELS.build(text_encoder) if isinstance(
-            text_encoder, dict) else text_encoder
+        if isinstance(text_encoder, dict):
+            text_encoder = MODELS.build(
+                dict(dict(embed_dims=embed_dims), **text_encoder))
+        if text_encoder.embed_dims != embed_dims:
+            raise ValueError(f'FLIP: text_encoder.embed_dims '
+                             f'{text_encoder.embed_dims} != embed_dims '
+                             f'{embed_dims}')
+        self.text_encoder = text_encoder
         self.img_proj = nn.Linear(self.backbone.embed_dims, embed_dims,
                                   bias=False)
-        self.txt_proj = nn.Linear(self.text_encoder.width, embed_dims,
-                                  bias=False)
+        self.tokenizer = TOKENIZER.build(tokenizer) if isinstance(
+            tokenizer, dict) else tokenizer
+        if isinstance(zero_shot_classes, str):
+            zero_shot_classes = self._lookup(ZERO_SHOT_CLASSES,
+                                             zero_shot_classes,
+                                             'zero_shot_classes')
+        if isinstance(zero_shot_templates, str):
+            zero_shot_templates = self._lookup(ZERO_SHOT_TEMPLATES,
+                                               zero_shot_templates,
+                                               'zero_shot_templates')
+        for t in zero_shot_templates:
+            if isinstance(t, str) and '{}' not in t:
+                raise ValueError(f'FLIP: zero_shot_templates entry {t!r} has '
+                                 'no {} for the class name')
+        self.zero_shot_classes = zero_shot_classes
+        self.zero_shot_templates = tuple(zero_shot_templates)
+        self._zero_shot_weights = None
         self.logit_scale_max = float(logit_scale_max)
         scale = torch.tensor(float(logit_scale_init))
         if learnable_scale:
@@ -106,10 +158,22 @@ class FLIP(BaseSelfSupervisor):
     def init_weights(self) -> None:
         super().init_weights()
         init_scale = self.logit_scale.detach().clone()
-        # official: xavier-uniform projection kernels (mlp_kernel_init)
+        # official: xavier-uniform projection kernel (mlp_kernel_init)
         nn.init.xavier_uniform_(self.img_proj.weight)
-        nn.init.xavier_uniform_(self.txt_proj.weight)
         self.logit_scale.data.copy_(init_scale)
+
+    @staticmethod
+    def _lookup(table: dict, name: str, key: str):
+        if name not in table:
+            raise KeyError(f'FLIP: {key}={name!r} is not one of '
+                           f'{sorted(table)} (or give a list)')
+        return table[name]
+
+    def train(self, mode: bool = True):
+        """Switch mode; the zero-shot classifier is rebuilt at the next
+        evaluation (the text tower may have changed)."""
+        self._zero_shot_weights = None
+        return super().train(mode)
 
     @property
     def num_patches(self) -> int:
@@ -135,9 +199,26 @@ class FLIP(BaseSelfSupervisor):
         feat = tokens.mean(1) if self.img_pool == 'avg' else tokens[:, 0]
         return l2_normalize(self.img_proj(feat)), mask
 
-    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
-        """L2-normalised text embeddings of ``[N, L]`` token ids."""
-        return l2_normalize(self.txt_proj(self.text_encoder(tokens)))
+    def encode_text(self, tokens: torch.Tensor,
+                    normalize: bool = True) -> torch.Tensor:
+        """Text embeddings of ``[N, L]`` token ids (L2-normalised)."""
+        feat = self.text_encoder(tokens)
+        return l2_normalize(feat) if normalize else feat
+
+    def zero_shot_weights(self) -> torch.Tensor:
+        """``[embed_dims, num_classes]`` zero-shot classifier (cached until
+        the next :meth:`train` call)."""
+        if self.zero_shot_classes is None:
+            raise ValueError('FLIP: a sample with gt_label reached predict, '
+                             'but model.zero_shot_classes is not set')
+        if self._zero_shot_weights is None:
+            tokenizer = partial(self.tokenizer,
+                                context_length=self.text_encoder.context_length)
+            self._zero_shot_weights = build_zero_shot_classifier(
+                self, tokenizer, self.zero_shot_classes,
+                self.zero_shot_templates,
+                device=self.logit_scale.device)
+        return self._zero_shot_weights
 
     def clamped_logit_scale(self) -> torch.Tensor:
         return clamp_logit_scale(self.logit_scale, self.logit_scale_max)
@@ -181,17 +262,28 @@ class FLIP(BaseSelfSupervisor):
 
     def predict(self, inputs: torch.Tensor, data_samples: List[DataSample],
                 **kwargs) -> List[DataSample]:
-        """Unmasked embeddings: ``img_feat`` ``[D]`` and ``text_feats``
-        ``[n_i, D]`` (all captions of the image) per data sample."""
+        """Unmasked embeddings per data sample: ``img_feat`` ``[D]``; with
+        captions, ``text_feats`` ``[n_i, D]``; with a ``gt_label``, the
+        zero-shot ``pred_score`` ``[num_classes]`` and ``pred_label``."""
         images = self._images(inputs)
         img, _ = self.encode_image(images, masked=False)
-        tokens = [ds.text_tokens.reshape(-1, ds.text_tokens.shape[-1])
-                  for ds in data_samples]
-        txt = self.encode_text(torch.cat(tokens).to(images.device))
-        txt = txt.split([len(t) for t in tokens])
-        for ds, i, t in zip(data_samples, img, txt):
+        captioned = [i for i, ds in enumerate(data_samples)
+                     if 'text_tokens' in ds]
+        if captioned:
+            tokens = [data_samples[i].text_tokens.reshape(
+                -1, data_samples[i].text_tokens.shape[-1]) for i in captioned]
+            txt = self.encode_text(torch.cat(tokens).to(images.device))
+            for i, t in zip(captioned, txt.split([len(t) for t in tokens])):
+                data_samples[i].text_feats = t
+        labelled = [i for i, ds in enumerate(data_samples)
+                    if 'gt_label' in ds]
+        if labelled:
+            scores = img[labelled] @ self.zero_shot_weights()
+            for i, score in zip(labelled, scores):
+                data_samples[i].set_pred_score(score)
+                data_samples[i].set_pred_label(score.argmax())
+        for ds, i in zip(data_samples, img):
             ds.img_feat = i
-            ds.text_feats = t
         return data_samples
 
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):

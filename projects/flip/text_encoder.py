@@ -1,88 +1,103 @@
-"""A small CLIP-style text Transformer: causal attention, EOT pooling."""
+"""CLIP's text Transformer, assembled from mmpretrain's CLIP parts."""
+from typing import Optional
+
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
+from mmpretrain.models.utils.clip_generator_helper import (CLIP, LayerNorm,
+                                                           Transformer)
 from mmpretrain.registry import MODELS
+
+from .tokenizer import CLIP_VOCAB_SIZE
 
 
 @MODELS.register_module()
 class CausalTextTransformer(BaseModule):
-    """CLIP's text tower: token + learnt position embeddings, pre-norm
-    Transformer layers with a causal mask, a final LayerNorm, and the
-    feature at the EOT token (the first ``eot_id`` of each row).
+    """CLIP's text tower (Radford et al., 2021) as FLIP pairs it with each
+    image encoder.
 
-    With the causal mask, the EOT feature depends only on the tokens up to
-    EOT, so padding after it never changes the output (no padding mask is
-    needed).
+    Token embedding + learnt position embedding, ``num_layers`` pre-norm
+    residual attention blocks under a causal mask, final LayerNorm, the
+    feature at the EOT token (the highest id of a row, as CLIP's BPE puts EOT
+    last) and a bias-free projection ``text_projection``
+    ``[width, embed_dims]``. The blocks (QuickGELU MLP of 4x width), the
+    fp32 LayerNorm, the causal mask and the initialisation (drawn in
+    ``__init__``) are those of mmpretrain's CLIP port
+    (``mmpretrain.models.utils.clip_generator_helper``, importable without
+    ``transformers``, unlike ``mmpretrain.models.multimodal.clip``); the
+    forward pass is ``CLIP.extract_text_feat`` of the latter. The parameter
+    names are OpenAI CLIP's, so a CLIP text tower's state dict loads as is.
+    With the causal mask the EOT feature ignores the padding after it.
+
+    ``arch`` (width, layers, heads; facebookresearch/flip
+    ``configs/cfg_flip_{base,large,huge14}.py``): ``'b'`` 512/12/8 with
+    ViT-B/16, ``'l'`` 768/12/12 with ViT-L/16, ``'h'`` 1024/24/16 with
+    ViT-H/14; ``width``, ``num_layers``, ``num_heads`` override it.
 
     Args:
-        vocab_size (int): Embedding rows (>= the tokenizer's vocabulary).
-        context_length (int): Maximum sequence length.
-        width (int): Model width.
-        num_layers (int): Transformer layers.
-        num_heads (int): Attention heads.
-        mlp_ratio (float): Hidden size of the MLP over ``width``.
-        eot_id (int): Id of the end-of-text token (``WordTokenizer``: 3;
-            CLIP BPE: 49407).
+        arch (str): Size preset.
+        embed_dims (int): Output (joint embedding) size.
+        vocab_size (int): Token embedding rows (CLIP BPE: 49408).
+        context_length (int): Token positions (FLIP: 32).
+        width (int, optional): Model width.
+        num_layers (int, optional): Residual attention blocks.
+        num_heads (int, optional): Attention heads.
         init_cfg (dict, optional): Initialisation config.
     """
+    arch_zoo = {
+        'b': dict(width=512, num_layers=12, num_heads=8),
+        'l': dict(width=768, num_layers=12, num_heads=12),
+        'h': dict(width=1024, num_layers=24, num_heads=16),
+    }
 
     def __init__(self,
-                 vocab_size: int,
+                 arch: str = 'b',
+                 embed_dims: int = 512,
+                 vocab_size: int = CLIP_VOCAB_SIZE,
                  context_length: int = 32,
-                 width: int = 512,
-                 num_layers: int = 12,
-                 num_heads: int = 8,
-                 mlp_ratio: float = 4.,
-                 eot_id: int = 3,
-                 init_cfg=None) -> None:
+                 width: Optional[int] = None,
+                 num_layers: Optional[int] = None,
+                 num_heads: Optional[int] = None,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if arch not in self.arch_zoo:
+            raise KeyError(f'CausalTextTransformer: arch {arch!r} is not '
+                           f'one of {sorted(self.arch_zoo)}')
+        preset = self.arch_zoo[arch]
+        width = width or preset['width']
+        num_layers = num_layers or preset['num_layers']
+        num_heads = num_heads or preset['num_heads']
         if width % num_heads:
             raise ValueError(f'CausalTextTransformer: width {width} is not '
                              f'divisible by num_heads {num_heads}')
         self.vocab_size = vocab_size
         self.context_length = context_length
         self.width = width
-        self.eot_id = eot_id
-        self.token_embed = nn.Embedding(vocab_size, width)
-        self.pos_embed = nn.Parameter(torch.zeros(1, context_length, width))
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                width, num_heads, dim_feedforward=int(width * mlp_ratio),
-                dropout=0., activation='gelu', batch_first=True,
-                norm_first=True) for _ in range(num_layers))
-        self.ln_final = nn.LayerNorm(width)
-        mask = torch.full((context_length, context_length), float('-inf'))
-        self.register_buffer('causal_mask', mask.triu(1), persistent=False)
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        # official FLIP: N(0, 0.02) for the token and position embeddings
-        nn.init.normal_(self.token_embed.weight, std=0.02)
-        nn.init.normal_(self.pos_embed, std=0.02)
-
-    def eot_positions(self, tokens: torch.Tensor) -> torch.Tensor:
-        is_eot = tokens == self.eot_id
-        if not bool(is_eot.any(-1).all()):
-            raise ValueError('CausalTextTransformer: a token row has no EOT '
-                             f'token (id {self.eot_id}); check the tokenizer '
-                             'and `text_encoder.eot_id`')
-        return is_eot.int().argmax(-1)
+        self.embed_dims = embed_dims
+        self.transformer = Transformer(
+            width, num_layers, num_heads,
+            attn_mask=CLIP.build_attention_mask(self))
+        self.token_embedding = nn.Embedding(vocab_size, width)
+        self.positional_embedding = nn.Parameter(
+            torch.empty(context_length, width))
+        self.ln_final = LayerNorm(width)
+        self.text_projection = nn.Parameter(torch.empty(width, embed_dims))
+        CLIP.initialize_parameters(self)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``[N, L]`` token ids -> ``[N, width]`` features at EOT."""
-        n, length = tokens.shape
-        if length > self.context_length:
-            raise ValueError(f'CausalTextTransformer: {length} tokens, more '
-                             f'than context_length={self.context_length}')
-        if int(tokens.max()) >= self.vocab_size:
+        """``[N, context_length]`` token ids -> ``[N, embed_dims]``."""
+        if tokens.dim() != 2 or tokens.shape[1] != self.context_length:
+            raise ValueError(
+                f'CausalTextTransformer: tokens of shape {tuple(tokens.shape)}'
+                f', expected [N, {self.context_length}] (context_length); '
+                'tokenise with the same context_length')
+        if tokens.numel() and int(tokens.max()) >= self.vocab_size:
             raise ValueError(f'CausalTextTransformer: token id '
                              f'{int(tokens.max())} >= vocab_size='
-                             f'{self.vocab_size}; raise `vocab_size` to the '
-                             'tokenizer vocabulary size')
-        x = self.token_embed(tokens) + self.pos_embed[:, :length]
-        mask = self.causal_mask[:length, :length]
-        for layer in self.layers:
-            x = layer(x, src_mask=mask)
+                             f'{self.vocab_size}')
+        x = self.token_embedding(tokens) + self.positional_embedding
+        x = self.transformer(x.permute(1, 0, 2))[0].permute(1, 0, 2)
         x = self.ln_final(x)
-        return x[torch.arange(n, device=x.device), self.eot_positions(tokens)]
+        eot = tokens.argmax(dim=-1)
+        return x[torch.arange(x.shape[0], device=x.device), eot] \
+            @ self.text_projection

@@ -1,11 +1,10 @@
 """FLIP: contrastive loss and temperature against closed forms, patch
-dropping, tokenizer and text tower, COCO captions, retrieval metric and one
-training step of the tiny config."""
+dropping, CLIP's BPE tokenizer and text tower (against OpenCLIP's), COCO
+captions, the retrieval metric and one training step of the tiny config.
+Zero-shot evaluation: test_flip_zero_shot.py."""
 import json
 import math
 import re
-import sys
-import types
 from collections import Counter
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import torch
 
 from projects.flip import (FLIP, LOGIT_SCALE_INIT, CausalTextTransformer,
                            COCOCaptions, ImageTextRetrieval, TokenizeCaption,
-                           WordTokenizer, build_vocab, contrastive_loss,
-                           tokenize)
+                           contrastive_loss)
 
 TINY = 'configs/flip/flip_vit-tiny-p8_1xb32-mask50-300it_synthetic-coco.py'
 NUMBERS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
@@ -34,9 +32,8 @@ def _tiny_flip(mask_ratio=0.5, **kwargs):
                                                num_heads=2,
                                                feedforward_channels=64),
                       img_size=32, patch_size=8),
-        text_encoder=dict(type='CausalTextTransformer', vocab_size=20,
-                          context_length=8, width=16, num_layers=1,
-                          num_heads=2),
+        text_encoder=dict(type='CausalTextTransformer', context_length=8,
+                          width=16, num_layers=1, num_heads=2),
         embed_dims=16, mask_ratio=mask_ratio, **kwargs)
     model.init_weights()
     return model
@@ -120,7 +117,7 @@ def test_patch_dropping(ratio, kept):
     # every trainable parameter gets a gradient from the loss (no unused
     # parameters under DDP); the fixed sin-cos position embedding does not
     from mmpretrain.structures import DataSample
-    tokens = torch.tensor([[2, 5, 6, 3, 0, 0, 0, 0]] * 3)
+    tokens = torch.tensor([[49406, 5, 6, 49407, 0, 0, 0, 0]] * 3)
     samples = [DataSample(text_tokens=t) for t in tokens]
     losses = model.loss(img, samples)
     assert losses['kept_patches'].item() == kept
@@ -137,61 +134,69 @@ def test_patch_dropping(ratio, kept):
                           atol=1e-5)
 
 
-def test_tokenizer_and_text_tower(tmp_path, monkeypatch):
-    vocab = build_vocab(['A red person, on the left.', 'two green cars.'])
-    assert vocab[:4] == ['<pad>', '<unk>', '<sot>', '<eot>']
-    (tmp_path / 'vocab.txt').write_text('\n'.join(vocab) + '\n')
-    tok = WordTokenizer(str(tmp_path / 'vocab.txt'))
-    text = 'a red person, on the left.'
-    assert tok.decode(tok.encode(text)) == text
-    assert tok.encode('a purple person')[1] == tok.unk_id
-    ids = tokenize(tok, [text, 'two cars'], context_length=12)
-    words = tok.encode(text)
-    assert ids[0].tolist() == [2] + words + [3] + [0] * (10 - len(words))
-    assert ids[1, :4].tolist() == [2] + tok.encode('two cars') + [3]
-    cut = tokenize(tok, text, context_length=5)[0].tolist()
-    assert cut == [2] + words[:3] + [3]  # truncated, still ends with EOT
-    # text tower: the EOT feature ignores everything after EOT (causal)
+def test_clip_bpe_tokenizer():
+    """CLIP's ids (SOT 49406, EOT 49407, zero padding), FLIP's 32
+    positions by default, truncation ending with EOT, the three modes."""
+    transform = TokenizeCaption(mode='first')
+    out = transform(dict(texts=['A photo of a  DOG.', 'x']))['text_tokens']
+    assert out.shape == (32, )
+    assert out[:8].tolist() == [49406, 320, 1125, 539, 320, 1929, 269, 49407]
+    assert not out[8:].any()
+    tok = transform.tokenizer
+    assert tok.vocab_size == 49408
+    assert tok.decode(out[1:7].tolist()).strip() == 'a photo of a dog .'
+    long = ' '.join(['car'] * 40)
+    cut = TokenizeCaption(context_length=6, mode='all')(
+        dict(texts=[long, 'two cars.']))['text_tokens']
+    assert cut.shape == (2, 6)
+    assert cut[0].tolist() == [49406] + [1615] * 4 + [49407]
+    assert cut[1, 0] == 49406 and cut[1, 4] == 49407 and cut[1, 5] == 0
+    import numpy as np
+    np.random.seed(0)
+    picks = {int(TokenizeCaption(mode='random')(
+        dict(texts=['a dog.', 'a car.']))['text_tokens'][2])
+        for _ in range(20)}
+    assert picks == {1929, 1615}
+    with pytest.raises(ValueError, match='mode'):
+        TokenizeCaption(mode='every')
+
+
+def test_text_tower_matches_open_clip():
+    """Our text tower with OpenCLIP's (causal, QuickGELU, argmax pooling,
+    bias-free projection) given the same state dict: same parameter names
+    (OpenAI CLIP's) and the same features (float32: mmpretrain's CLIP
+    LayerNorm computes in float32); EOT pooling ignores the padding after
+    EOT."""
+    from open_clip.model import CLIPTextCfg, _build_text_tower
     torch.manual_seed(0)
-    enc = CausalTextTransformer(vocab_size=len(vocab), context_length=12,
-                                width=16, num_layers=2, num_heads=2)
-    enc.init_weights()
-    enc.eval()
-    out = enc(ids)
+    ours = CausalTextTransformer(context_length=10, width=32, num_layers=2,
+                                 num_heads=4, embed_dims=24).eval()
+    ref = _build_text_tower(24, CLIPTextCfg(context_length=10, width=32,
+                                            heads=4, layers=2),
+                            quick_gelu=True).eval()
+    ref_keys = set(ref.state_dict()) - {'attn_mask'}
+    assert set(ours.state_dict()) == ref_keys
+    ref.load_state_dict(ours.state_dict(), strict=False)
+    tok = TokenizeCaption(context_length=10, mode='all').tokenizer
+    ids = tok(['a red person on the left.', 'two cars.'], context_length=10)
+    out = ours(ids)
+    assert out.shape == (2, 24)
+    assert torch.allclose(out, ref(ids), rtol=0, atol=1e-5)  # float32
     junk = ids.clone()
-    junk[0, len(words) + 2:] = 5
-    junk[1, 4:] = 7
-    assert torch.allclose(enc(junk), out, atol=1e-6)
+    junk[1, 5:] = 1234  # after EOT (position 4)
+    assert torch.equal(ours(junk), out)
     changed = ids.clone()
-    changed[0, 1] = (changed[0, 1] + 1) % len(vocab)
-    assert (enc(changed)[0] - out[0]).abs().max() > 1e-4
-    with pytest.raises(ValueError, match='no EOT'):
-        enc(torch.zeros(1, 4, dtype=torch.long))
-    # the CLIP BPE hook wraps transformers.CLIPTokenizer, local files only
-    calls = {}
-
-    class FakeCLIP:
-        bos_token_id, eos_token_id = 49406, 49407
-
-        @classmethod
-        def from_pretrained(cls, path, local_files_only):
-            calls.update(path=path, local=local_files_only)
-            return cls()
-
-        def __len__(self):
-            return 49408
-
-        def encode(self, text, add_special_tokens):
-            return [320, 1000 + len(text)]
-
-    monkeypatch.setitem(sys.modules, 'transformers',
-                        types.SimpleNamespace(CLIPTokenizer=FakeCLIP))
-    transform = TokenizeCaption(
-        tokenizer=dict(type='HFCLIPTokenizer', path='clip'),
-        context_length=6, mode='first')
-    out = transform(dict(texts=['abc', 'x']))['text_tokens']
-    assert out.tolist() == [49406, 320, 1003, 49407, 0, 0]
-    assert calls == dict(path='clip', local=True)
+    changed[0, 2] = 1234
+    assert (ours(changed)[0] - out[0]).abs().max() > 1e-4
+    with pytest.raises(ValueError, match='context_length'):
+        ours(ids[:, :8])
+    # the paper's text tower sizes (facebookresearch/flip configs)
+    sizes = {a: (m.width, len(m.transformer.resblocks),
+                 m.transformer.resblocks[0].attn.num_heads)
+             for a in 'bl' for m in [CausalTextTransformer(arch=a)]}
+    assert sizes == {'b': (512, 12, 8), 'l': (768, 12, 12)}
+    assert CausalTextTransformer.arch_zoo['h'] == dict(
+        width=1024, num_layers=24, num_heads=16)
 
 
 @pytest.fixture(scope='module')
@@ -247,27 +252,27 @@ def test_captions_format_and_consistency(captions_root):
             # colours follow from the category
             for name in count:
                 assert CATEGORY_COLOURS[name] in texts[0]
-    # deterministic; the vocabulary covers every training word
+    # deterministic; every caption decodes back to its words (CLIP BPE)
     from projects.synthetic_data.captions import captions_document
     inst = json.loads((ann_dir / 'instances_train2017.json').read_text())
     caps = json.loads((ann_dir / 'captions_train2017.json').read_text())
     assert captions_document(inst) == caps
-    tok = WordTokenizer(str(ann_dir / 'captions_vocab.txt'))
-    assert all(tok.unk_id not in tok.encode(a['caption'])
-               for a in caps['annotations'])
+    tok = TokenizeCaption().tokenizer
+    for a in caps['annotations']:
+        assert tok.decode(tok.encode(a['caption'])).split() == re.findall(r'\w+|[^\w\s]',
+                                                     a['caption'])
 
 
 def test_dataset_predict_and_retrieval_metric(captions_root):
     from mmengine.registry import init_default_scope
     init_default_scope('mmpretrain')
-    vocab = str(captions_root / 'annotations' / 'captions_vocab.txt')
     ds = COCOCaptions(
         ann_file='annotations/captions_val2017.json',
         data_root=str(captions_root), data_prefix='val2017/', test_mode=True,
         pipeline=[dict(type='LoadImageFromFile'),
                   dict(type='Resize', scale=(32, 32)),
-                  dict(type='TokenizeCaption', vocab_file=vocab,
-                       context_length=40, mode='all'),
+                  dict(type='TokenizeCaption', context_length=8,
+                       mode='all'),
                   dict(type='PackInputs', algorithm_keys=('text_tokens', ))])
     assert ds.img_size == len(ds) and ds.text_size == 5 * len(ds)
     assert [t for i in range(len(ds)) for t in ds.get_data_info(i)[
@@ -275,8 +280,6 @@ def test_dataset_predict_and_retrieval_metric(captions_root):
     from mmengine.dataset import default_collate
     batch = default_collate([ds[i] for i in range(len(ds))])
     model = _tiny_flip()
-    model.text_encoder = CausalTextTransformer(
-        vocab_size=64, context_length=40, width=16, num_layers=1, num_heads=2)
     model.eval()
     with torch.no_grad():
         preds = model(**model.data_preprocessor(batch), mode='predict')
@@ -305,11 +308,7 @@ def test_dataset_predict_and_retrieval_metric(captions_root):
 
 def test_tiny_config_trains(captions_root, tmp_path):
     from zoo_steps import train_steps
-    vocab = str(captions_root / 'annotations' / 'captions_vocab.txt')
-    rows = train_steps(TINY, captions_root, tmp_path, iters=1, batch_size=4,
-                       cfg_options={
-                           'train_dataloader.dataset.pipeline.2.vocab_file':
-                           vocab})
+    rows = train_steps(TINY, captions_root, tmp_path, iters=1, batch_size=4)
     (row, ) = rows
     # loss at initialisation: near the chance level log(batch)
     assert math.isfinite(row['loss']) and 0 < row['loss'] < 3 * math.log(4)
