@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from mmengine.structures import InstanceData
 
@@ -106,3 +107,56 @@ def test_each_sample_masked_by_its_own_image_shape(monkeypatch):
     torch.testing.assert_close(cls_a[:, 0], cls_b[:, 1], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(cls_a[:, 1], cls_b[:, 0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(reg_a[:, 1], reg_b[:, 0], atol=1e-4, rtol=1e-5)
+
+
+def test_flipped_sample_reaches_the_perspective_head_mirrored(monkeypatch):
+    """Batch (plain, flipped): the flipped sample's images get a positive-fx
+    camera, a rotation lidar2cam and y-mirrored 3D targets; its perspective
+    detections are mirrored back before they become proposals."""
+    from projects.bevformer_v2.models import detector as detector_module
+    model = _model().train()
+    head = model.fcos3d_bbox_head
+    plain = _sample(64, 160)
+    flipped = _sample(64, 160, seed=3)
+    meta = flipped[1].metainfo
+    flip = np.array([[-1.0, 0, 160, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    flipped[1].set_metainfo(dict(cam2img=flip @ meta['cam2img'],
+                                 lidar2img=flip @ meta['lidar2img']))
+    seen, dets_seen = {}, []
+    orig_loss = head.loss
+
+    def loss(out, gts, cam2img, lidar2cam):
+        seen.update(gts=gts, cam2img=cam2img, lidar2cam=lidar2cam)
+        return orig_loss(out, gts, cam2img, lidar2cam)
+
+    box = torch.tensor([[1.0, 10.0, -1.0, 4.0, 2.0, 1.6, 0.3, 1.0, 0.5]])
+
+    def predict(out, cam2img, lidar2cam):
+        return [InstanceData(bboxes_3d=box.clone(), scores_3d=torch.tensor([0.9]))
+                for _ in range(cam2img.shape[0])]
+
+    orig_encode = detector_module.encode_proposals
+
+    def encode(dets, *a, **k):
+        dets_seen.extend(dets)
+        return orig_encode(dets, *a, **k)
+
+    monkeypatch.setattr(head, 'loss', loss)
+    monkeypatch.setattr(head, 'predict', predict)
+    monkeypatch.setattr(detector_module, 'encode_proposals', encode)
+    model(**model.data_preprocessor(_batch(plain, flipped), True), mode='loss')
+    k, l2c, gts = seen['cam2img'], seen['lidar2cam'], seen['gts']
+    assert (k[:, 0, 0] > 0).all() and (torch.det(l2c[:, :3, :3]) > 0).all()
+    # images 0, 1: plain sample; 2, 3: flipped sample (camera 0 has the car)
+    torch.testing.assert_close(gts[0].bboxes_3d, plain[1].gt_instances_mono.bboxes_3d)
+    mirrored = flipped[1].gt_instances_mono.bboxes_3d * torch.tensor(
+        [1.0, -1, 1, 1, 1, 1, -1, 1, -1])
+    torch.testing.assert_close(gts[2].bboxes_3d, mirrored)
+    # the head's camera sees the mirrored box where the flipped image shows it
+    c = mirrored[0, :3] + torch.tensor([0, 0, 0.8])  # gravity centre
+    p = k[2, :3, :3] @ (l2c[2, :3, :3] @ c + l2c[2, :3, 3])
+    q = flipped[1].lidar2img[1, 0] @ np.r_[box[0, :2].numpy(), -0.2, 1.0]
+    torch.testing.assert_close(p[:2] / p[2], torch.tensor(q[:2] / q[2]).float(),
+                               atol=1e-3, rtol=0)
+    assert [d[0].bboxes_3d[0, 1].item() for d in dets_seen] == [10.0, -10.0]
+    assert dets_seen[1][0].bboxes_3d[0, 6].item() == pytest.approx(-0.3)

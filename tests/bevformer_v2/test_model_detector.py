@@ -126,7 +126,7 @@ def _official_layout(ours: dict, conv) -> dict:
     last = conv._last_reg_index(ours.keys())
     off = {}
     for k, v in ours.items():
-        if k.startswith(('pts_bbox_head.proposal_', 'fcos3d_bbox_head.attr_logits')):
+        if k.startswith('pts_bbox_head.proposal_'):
             continue
         m = conv.REG_LAST.match(k)
         if m and int(m.group(1)) == last:
@@ -134,9 +134,11 @@ def _official_layout(ours: dict, conv) -> dict:
             v = (v * sign)[inv]
         elif k == 'pts_bbox_head.code_weights':
             v = v[inv]
+        elif conv.SIZE_KEY.match(k):  # ours (l, w, h) x C -> DD3D's (w, l, h) x C
+            length, w, h = v.chunk(3, 0)
+            v = torch.cat([w, length, h])
         off[k] = v.clone()
-    off['fcos3d_bbox_head.attr_logits.weight'] = torch.zeros(8, 32, 3, 3)
-    off['fcos3d_bbox_head.attr_logits.bias'] = torch.zeros(8)
+    off['pts_bbox_head.transformer.can_bus_mlp.0.weight'] = torch.zeros(4, 18)
     return dict(state_dict=off, meta=dict())
 
 
@@ -150,11 +152,9 @@ def test_converter_maps_official_keys_and_box_rows():
     ours['pts_bbox_head.code_weights'] = torch.arange(10.)
     official = _official_layout(ours, conv)
     converted, dropped = conv.convert(official)
-    assert sorted(dropped) == ['fcos3d_bbox_head.attr_logits.bias',
-                               'fcos3d_bbox_head.attr_logits.weight']
+    assert dropped == ['pts_bbox_head.transformer.can_bus_mlp.0.weight']
     missing, unexpected = model.load_state_dict(converted, strict=False)
-    assert unexpected == [] and missing == ['fcos3d_bbox_head.attr_logits.weight',
-                                            'fcos3d_bbox_head.attr_logits.bias']
+    assert unexpected == [] and missing == []
     for k, v in converted.items():
         torch.testing.assert_close(v, ours[k], msg=k)
     # semantics: the official head's box (mmdet3d 0.17: w, l, yaw0 = -yaw - pi/2)
