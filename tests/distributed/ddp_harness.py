@@ -136,6 +136,7 @@ def _freeze(model, kinds):
 
 def _train_case(case, mode, rank, world):
     import torch
+    from mmengine.logging import MessageHub
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import set_random_seed
 
@@ -163,8 +164,11 @@ def _train_case(case, mode, rank, world):
             find_unused_parameters=case.get('find_unused_parameters', False))
     optim = build_optim_wrapper(net, cfg.optim_wrapper)
     share = batch // world if mode == 'ddp' else batch // 2
+    hub = MessageHub.get_current_instance()  # as the Runner's train loop
+    hub.update_info('max_iters', steps)
     losses = []
     for step in range(steps):
+        hub.update_info('iter', step)
         chunk = samples[step * batch:(step + 1) * batch]
         if mode == 'ddp':
             log = net.train_step(
@@ -186,7 +190,8 @@ def _train_case(case, mode, rank, world):
         else:
             raise ValueError(f'unknown mode {mode!r}; expected ddp, whole or '
                              'halves')
-        losses.append({k: float(v) for k, v in log.items()})
+        losses.append({k: float(v.detach() if isinstance(v, torch.Tensor) else v)
+                       for k, v in log.items()})
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return dict(losses=losses, state=state)
 
