@@ -77,7 +77,8 @@ def import_slowfast(checkout, deps):
 
 def build(checkout, get_cfg, MViT):
     cfg = get_cfg()
-    cfg.merge_from_file(str(Path(checkout) / 'configs/ImageNet/REV_VIT_S.yaml'))
+    cfg.merge_from_file(
+        str(Path(checkout) / 'configs/ImageNet/REV_VIT_S.yaml'))
     cfg.MVIT.EMBED_DIM = EMBED
     cfg.MVIT.NUM_HEADS = HEADS
     cfg.MVIT.DEPTH = DEPTH
