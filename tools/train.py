@@ -2,6 +2,7 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+        [--strategy ddp|fsdp|deepspeed]
 """
 import argparse
 import sys
@@ -9,8 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from projects.run_config import (add_common_args, build_runner,  # noqa: E402
-                                 error_exit, load_config)
+from projects.run_config import (STRATEGIES, add_common_args,  # noqa: E402
+                                 apply_strategy, build_runner, error_exit,
+                                 load_config)
 from projects.run_config.cli import set_local_rank  # noqa: E402
 from projects.config_validation import validate_config  # noqa: E402
 from projects.stack_compat import UnsafeCheckpointError  # noqa: E402
@@ -29,6 +31,10 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or without a path from the '
         'latest checkpoint in the work directory')
+    parser.add_argument(
+        '--strategy', choices=sorted(STRATEGIES),
+        help="train with mmengine's FlexibleRunner and this strategy (needs "
+        "--launcher pytorch); a config's own strategy settings are kept")
     add_common_args(parser)
     args = parser.parse_args(argv)
     set_local_rank(args)
@@ -68,6 +74,7 @@ def main(argv=None):
         cfg = load_config(args.config, args.cfg_options, args.work_dir,
                           args.launcher)
         apply_train_flags(cfg, args)
+        apply_strategy(cfg, args.strategy, source=args.config)
         splits = ('train', 'val') if cfg.get('val_cfg') else ('train',)
         validate_config(cfg, splits, source=args.config)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:

@@ -1,7 +1,9 @@
 """Config loading shared by ``tools/train.py`` and ``tools/test.py``: the
-OpenMMLab command-line flags, overrides, validation and runner construction."""
+OpenMMLab command-line flags, overrides, validation, the training strategy
+(DDP, FSDP, DeepSpeed) and runner construction."""
 from .cli import add_common_args, error_exit
 from .loading import build_runner, load_config, write_json_atomic
+from .strategy import STRATEGIES, apply_strategy
 
 __all__ = ['add_common_args', 'error_exit', 'load_config', 'build_runner',
-           'write_json_atomic']
+           'write_json_atomic', 'apply_strategy', 'STRATEGIES']
