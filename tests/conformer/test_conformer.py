@@ -109,7 +109,8 @@ def test_converter_round_trip(tmp_path, exploit_checkpoint):
         clf = ImageClassifier(
             backbone=dict(type='ConformerDense', arch=NANO, out_type='pooled',
                           out_indices=(6, )),
-            head=dict(type='ConformerHead', num_classes=10, in_channels=[64, 32]))
+            head=dict(type='ConformerHead', num_classes=10,
+                      in_channels=[64, 32]))
     result = clf.load_state_dict(converted, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     back = visionplug_to_conformer(converted)
