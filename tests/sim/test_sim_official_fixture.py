@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -154,3 +155,41 @@ def test_converter_cli(fixture, tmp_path):
             tool.main([str(path), str(dst)])
         message = str(exc.value.code)
         assert message.startswith('error:') and '\n' not in message, message
+
+
+@pytest.mark.parametrize('config', [
+    'configs/sim/vit-base-p16_sim-pre_8xb128-coslr-100e_in1k.py',
+    'configs/sim/vit-base-p16_sim-pre_8xb2048-linear-coslr-90e_in1k.py'])
+def test_downstream_configs_load_converted_official_encoder(
+        fixture, tmp_path, config):
+    """The fine-tune / linear-probe configs (shrunk to the fixture size)
+    load the converted official checkpoint through their ``init_cfg`` and
+    reproduce the official encoder: mean of the patch tokens + LayerNorm
+    (identity affine at initialisation)."""
+    cfg = fixture['config']
+    src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
+    torch.save(dict(model=fixture['state_dict']), src)
+    load_tool().main([str(src), str(dst), '--backbone-only'])
+    model_cfg = Config.fromfile(str(ROOT / config)).model
+    E = cfg['embed_dims']
+    model_cfg.backbone.update(
+        arch=dict(embed_dims=E, num_layers=cfg['depth'],
+                  num_heads=cfg['num_heads'],
+                  feedforward_channels=cfg['mlp_ratio'] * E),
+        img_size=cfg['img_size'], patch_size=cfg['patch_size'],
+        drop_path_rate=0.)
+    model_cfg.backbone.init_cfg.checkpoint = str(dst)
+    if model_cfg.backbone.get('frozen_stages'):
+        model_cfg.backbone.frozen_stages = cfg['depth']
+        model_cfg.neck.input_features = E
+    model_cfg.head.in_channels = E
+    model_cfg.pop('data_preprocessor', None)
+    model = MODELS.build(model_cfg).double()
+    model.init_weights()
+    model.eval()
+    tokens = fixture['fp64']['full_encoder']
+    expected = torch.nn.functional.layer_norm(tokens[:, 1:].mean(1), (E, ),
+                                              eps=1e-6)
+    with torch.no_grad():
+        feats = model.extract_feat(fixture['inputs']['x2'], stage='backbone')
+    assert rel_err(feats[-1], expected) < 1e-10

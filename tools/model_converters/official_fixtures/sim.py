@@ -31,7 +31,9 @@ mode; hooks record the online encoder output, the prediction and the raw
 (pre-LayerNorm) target, then ``loss.backward()`` gives the gradients of the
 online parameters; ``compute_unigrad_loss`` on a leaf copy of the
 prediction gives its gradient. The momentum parameters after the update are
-stored as well.
+stored as well, and the online encoder's output on the whole of view 2
+(a second forward with nothing masked and no momentum update), the
+features a downstream model loaded from the converted checkpoint gives.
 
 float64 reference (``fp64``): the official code rounds float64 activations
 to float32 in ``LayerNorm.forward`` (``input.float()``), ``PermuteBN``,
@@ -194,6 +196,13 @@ def run(model, inputs, dtype):
     out['momentum_after'] = {n: t.detach().clone()
                              for n, t in model.state_dict().items()
                              if n.startswith('mm_')}
+    # the online encoder on the whole of view 2 (nothing masked, no update)
+    hook = model.blocks[-1].register_forward_hook(keep('full_encoder'))
+    with torch.no_grad():
+        model(x2, x2, rel_pos, CFG['momentum'], False,
+              mask=torch.zeros_like(inputs['mask']))
+    hook.remove()
+    out['full_encoder'] = seen['full_encoder']
     return out
 
 
@@ -224,7 +233,7 @@ def main():
     model.load_state_dict(state)
     fp32 = run(model.float(), inputs, torch.float32)
     fp32 = {k: fp32[k] for k in ('loss', 'pred', 'target', 'online_encoder',
-                                 'target_encoder')}
+                                 'target_encoder', 'full_encoder')}
     torch.distributed.destroy_process_group()
     torch.save(dict(official=f'OpenGVLab/Siamese-Image-Modeling @ '
                     f'{OFFICIAL_COMMIT}, models_sim.SiameseIMViT',
