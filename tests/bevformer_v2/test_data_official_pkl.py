@@ -201,3 +201,29 @@ def test_restricted_unpickler_refuses_other_globals(tmp_path, case):
     back = safe_load_pickle(ok)
     assert np.array_equal(back['a'], value['a']) and back['c'] == {1, 2}
     assert back['b'][0].tolist() == ['car'] and back['d'] == 2
+
+
+BAD_OFFICIAL = {
+    'no_cams': (lambda i: i.pop('cams'), ["'cams'"]),
+    'bad_rotation': (lambda i: i['cams']['CAM_BACK'].update(
+        sensor2lidar_rotation=np.eye(4)), ['cams.CAM_BACK', 'sensor2lidar_rotation', '(3, 3)']),
+    'bad_quaternion': (lambda i: i.update(ego2global_rotation=[1.0, 0.0]),
+                       ['ego2global', 'quaternion']),
+    'short_gt': (lambda i: i.update(num_radar_pts=i['num_radar_pts'][:-1]),
+                 ['gt_* arrays', 'num_radar_pts']),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD_OFFICIAL))
+def test_bad_official_pkl_names_file_sample_and_key(data, tmp_path, case):
+    root, pkl = data
+    raw = pickle.load(open(pkl, 'rb'))
+    edit, words = BAD_OFFICIAL[case]
+    edit(raw['infos'][1])
+    bad = tmp_path / 'bad.pkl'
+    bad.write_bytes(pickle.dumps(raw, protocol=2))
+    with pytest.raises(ValueError) as err:
+        load_infos(bad)
+    msg = str(err.value)
+    for word in [str(bad), 'infos[1]', raw['infos'][1]['token']] + words:
+        assert word in msg, (word, msg)
