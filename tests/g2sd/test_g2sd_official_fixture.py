@@ -17,6 +17,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import projects.g2sd  # noqa: F401
+from projects.g2sd.losses import channel_wise_divergence
 
 FIXTURE = Path(__file__).resolve().parents[2] / 'tests/data/official/g2sd.pt'
 _BLOCK = {'norm1': 'ln1', 'norm2': 'ln2', 'attn.qkv': 'attn.qkv',
@@ -160,3 +161,24 @@ def test_specific_distillation_loss_matches_official(fixture):
     total.backward()
     assert rel_err(cls_token.grad, ref['grad_outputs']) < 1e-10
     assert rel_err(dist_token.grad, ref['grad_distill_pred']) < 1e-10
+
+
+@pytest.mark.parametrize('case', [0, 1])
+def test_channel_wise_divergence_matches_official(fixture, case):
+    """Segmentation specific distillation: the official value with
+    ``subtract_teacher_entropy=False``; the default (KL) differs by the
+    teacher's entropy and has the same gradient."""
+    ref = fixture['segmentation'][case]
+    grads = []
+    for subtract in (False, True):
+        student = ref['student'].clone().requires_grad_()
+        loss = channel_wise_divergence(student, ref['teacher'], ref['tau'],
+                                       subtract_teacher_entropy=subtract)
+        loss.backward()
+        grads.append(student.grad)
+        if not subtract:
+            assert rel_err(loss, ref['loss']) < 1e-10
+        else:
+            assert float(loss) < float(ref['loss'])
+    for grad in grads:
+        assert rel_err(grad, ref['grad_student']) < 1e-10

@@ -6,7 +6,11 @@
 ``CHECKOUT``: pengzhiliang/G2SD at commit 6146adf; ``G2SD/models_mae.py``,
 ``G2SD/engine_distill.py`` (generic distillation) and
 ``G2SD/engine_finetune_dis.py`` (specific distillation, classification)
-are imported from its ``G2SD`` folder.
+are imported from its ``G2SD`` folder, and the channel-wise distillation
+loss of the segmentation stage from
+``G2SD_seg_dis/src/distillation/losses/cwd.py`` (its package imports,
+``.utils`` and ``..builder``, are stubs: only the ``DISTILL_LOSSES``
+registry decorator is used).
 
 Shims (outside the official math): ``util/misc.py`` imports ``inf`` from
 ``torch._six`` (gone in torch 2), given by a stub module; ``np.float``
@@ -35,6 +39,11 @@ module returning fixed leaf tensors ``(outputs, distill_pred)``, the teacher
 one returning fixed logits; the loss and the gradients with respect to both
 student outputs are stored.
 
+Specific distillation (segmentation): ``ChannelWiseDivergence(
+student_channels=C, teacher_channels=C, tau, weight=1)`` on seeded
+(N, C, H, W) logits for tau 1 and 4; the loss and its gradient with respect
+to the student logits are stored.
+
 float64: the official attention computes ``attn.float()``; for this run
 ``Tensor.float`` leaves float64 tensors unchanged (float32 casts otherwise).
 
@@ -44,6 +53,7 @@ test_g2sd_official_fixture.py`` checks our G2SD on it.
 """
 import argparse
 import contextlib
+import importlib.util
 import sys
 import types
 from functools import partial
@@ -190,6 +200,42 @@ def specific(engine, gen):
                 grad_distill_pred=distill.grad)
 
 
+def import_cwd(checkout):
+    """``cwd.py`` as module ``g2sd_seg_losses.cwd`` with stub siblings."""
+    pkg, losses = 'g2sd_seg', 'g2sd_seg.losses'
+    builder = types.ModuleType(f'{pkg}.builder')
+    builder.DISTILL_LOSSES = types.SimpleNamespace(
+        register_module=lambda *a, **k: (lambda cls: cls))
+    utils = types.ModuleType(f'{losses}.utils')
+    utils.weight_reduce_loss = None  # imported, never called by cwd.py
+    for name, module in ((pkg, types.ModuleType(pkg)),
+                         (losses, types.ModuleType(losses)),
+                         (f'{pkg}.builder', builder),
+                         (f'{losses}.utils', utils)):
+        module.__path__ = []
+        sys.modules[name] = module
+    path = checkout / 'G2SD_seg_dis/src/distillation/losses/cwd.py'
+    spec = importlib.util.spec_from_file_location(f'{losses}.cwd', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ChannelWiseDivergence
+
+
+def segmentation(cwd, gen):
+    cases = []
+    for tau in (1.0, 4.0):
+        student = torch.randn(2, 5, 6, 7, generator=gen,
+                              dtype=torch.float64).requires_grad_()
+        teacher = torch.randn(student.shape, generator=gen,
+                              dtype=torch.float64)
+        loss = cwd(5, 5, 'loss_cwd', tau=tau, weight=1.0)(student, teacher)
+        loss.backward()
+        cases.append(dict(tau=tau, student=student.detach(),
+                          teacher=teacher, loss=loss.detach(),
+                          grad_student=student.grad))
+    return cases
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('official', help='G2SD checkout')
@@ -201,10 +247,12 @@ def main():
     gen = torch.Generator().manual_seed(0)
     gd = generic(models_mae, engine_gd, gen)
     sd = specific(engine_sd, gen)
+    seg = segmentation(import_cwd(Path(args.official).resolve()), gen)
     torch.save(dict(official=f'pengzhiliang/G2SD @ {OFFICIAL_COMMIT}, '
                     'G2SD/models_mae.py, engine_distill.py, '
-                    'engine_finetune_dis.py', config=CFG, generic=gd,
-                    specific=sd), args.out)
+                    'engine_finetune_dis.py, G2SD_seg_dis/src/distillation/'
+                    'losses/cwd.py', config=CFG, generic=gd, specific=sd,
+                    segmentation=seg), args.out)
     print(f"generic loss {float(gd['loss']):.8f} ({len(gd['grads'])} "
           f"gradients), specific loss {float(sd['loss']):.8f}; "
           f'wrote {args.out}')
