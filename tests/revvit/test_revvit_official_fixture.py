@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmpretrain.registry import MODELS
 
-import projects.revvit  # noqa: F401  (registers RevViT)
+import projects.revvit.revvit as revvit_module
 from projects.revvit import revvit_to_visionplug
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ def fixture():
     return torch.load(FIXTURE, weights_only=True)
 
 
-def build(fixture, dtype):
+def build(fixture, dtype, drop_path_rate=0.):
     cfg = fixture['config']
     model = MODELS.build(dict(
         type='ImageClassifier',
@@ -36,7 +36,8 @@ def build(fixture, dtype):
                       num_heads=cfg['num_heads'],
                       feedforward_channels=cfg['feedforward_channels']),
             img_size=cfg['img_size'], patch_size=cfg['patch_size'],
-            out_type='avg_featmap', rng_seed=0),
+            out_type='avg_featmap', rng_seed=0,
+            drop_path_rate=drop_path_rate),
         head=dict(type='LinearClsHead', num_classes=cfg['num_classes'],
                   in_channels=2 * cfg['embed_dims'])))
     converted, dropped = revvit_to_visionplug(fixture['state_dict'])
@@ -58,7 +59,7 @@ def test_float64_eval_matches_official(fixture):
     model = build(fixture, torch.float64)
     model.eval()
     ref = fixture['eval']
-    img = fixture['img']
+    img = fixture['img'].double()
     with torch.no_grad():
         backbone = model.backbone
         x, hw = backbone.patch_embed(img)
@@ -81,7 +82,7 @@ def test_float64_reversible_backward_matches_official(fixture):
     model = build(fixture, torch.float64)
     model.train()
     ref = fixture['train']
-    img = fixture['img'].clone().requires_grad_(True)
+    img = fixture['img'].double().requires_grad_(True)
     out = logits(model, img)
     assert rel_err(out.detach(), ref['logits']) < 1e-10
     (out * fixture['grad_out']).sum().backward()
@@ -93,6 +94,31 @@ def test_float64_reversible_backward_matches_official(fixture):
         assert rel_err(ours[name].grad, grad) < 1e-10, name
     # the official reversible and plain backward agree to rounding
     assert fixture['rev_vs_vanilla_grad'] < 1e-12
+
+
+def test_float64_drop_path_replays_official_masks(fixture, monkeypatch):
+    """Drop path on: our layers are given the seeds the official layers
+    drew (our seeds come from RevViT's own generator otherwise); the
+    forward and the reversible backward then agree with SlowFast's."""
+    ref = fixture['train_drop_path']
+    model = build(fixture, torch.float64, ref['drop_path_rate'])
+    model.train()
+    # RevViT.forward draws one seed (patch dropout, unused here), then
+    # every layer draws attn, droppath, ffn, as the official layers do
+    seeds = iter([0] + [s for layer in ref['seeds'] for s in layer])
+    monkeypatch.setattr(revvit_module, 'draw_seed', lambda rng: next(seeds))
+    img = fixture['img'].double().requires_grad_(True)
+    out = logits(model, img)
+    assert next(seeds, None) is None  # every seed was used
+    assert rel_err(out.detach(), ref['logits']) < 1e-10
+    # the masks matter: without drop path the logits differ
+    assert rel_err(ref['logits'], fixture['train']['logits']) > 1e-3
+    (out * fixture['grad_out']).sum().backward()
+    assert rel_err(img.grad, ref['input_grad']) < 1e-10
+    ref_grads, _ = revvit_to_visionplug(ref['grads'])
+    ours = dict(model.named_parameters())
+    for name, grad in ref_grads.items():
+        assert rel_err(ours[name].grad, grad) < 1e-10, name
 
 
 def test_float32_matches_official(fixture):

@@ -14,9 +14,9 @@ released Rev-ViT is SlowFast's ``MViT`` with ``MVIT.REV.ENABLE=True``
 ``ReversibleBlock``, ``RevBackProp``). The model is built from the
 official ``configs/ImageNet/REV_VIT_S.yaml`` (read from the checkout)
 merged into ``get_cfg()``, with only the size changed: embed 32, 2 heads,
-3 reversible layers, 64x64 images (16x16 patches, 4x4 tokens), 5 classes,
+3 reversible layers, 32x32 images (8x8 patches, 4x4 tokens), 5 classes,
 ``DROPPATH_RATE=0`` (the official layers reseed the global RNG with
-``torch.seed()``, so a drop-path forward cannot be replayed outside them).
+``torch.seed()``; see ``train_drop_path`` below for drop path).
 
 Import shims (inserted in ``sys.modules`` here, nothing on disk changed):
 ``detectron2.layers.ROIAlign`` (detection head only, unused);
@@ -26,9 +26,9 @@ PyPI release); the ``slowfast.models`` package ``__init__`` is skipped
 (it imports every model family), its modules are imported directly.
 
 Every parameter is seeded random (drawn and stored in float32, exact in
-float64; weights N(0, 1/fan_in),
+float64, as is the input image; weights N(0, 1/fan_in),
 biases and ``pos_embed`` N(0, 0.1^2), LayerNorm weights 1 + N(0, 0.2^2)).
-Saved (plain tensors): the official state dict, the input (2x3x64x64),
+Saved (plain tensors): the official state dict, the input (2x3x32x32),
 and in float64
 
 - ``eval``: the model output in eval mode (the official
@@ -42,9 +42,17 @@ and in float64
   (``no_custom_backward=True``) is compared with it and its max
   difference stored;
 
+- ``train_drop_path``: the same with drop path (rates linear from 0 to
+  0.5 over the layers, set on the official layers after construction).
+  The official layers seed each stochastic part with ``torch.seed()``;
+  that is replaced by a counter during this run, and the seeds the layers
+  drew are stored, so a re-implementation can replay the same masks in
+  its forward and reversible backward;
+
 and in float32 the eval-mode output and the train-mode logits.
 """
 import argparse
+import itertools
 import logging
 import sys
 import types
@@ -53,7 +61,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[3]
-EMBED, HEADS, DEPTH, IMG, CLASSES, BATCH = 32, 2, 3, 64, 5, 2
+EMBED, HEADS, DEPTH, IMG, PATCH, CLASSES, BATCH = 32, 2, 3, 32, 8, 5, 2
+DROP_PATH, FIRST_SEED = 0.5, 1000
 
 
 def import_slowfast(checkout, deps):
@@ -82,6 +91,7 @@ def build(checkout, get_cfg, MViT):
     cfg.MVIT.EMBED_DIM = EMBED
     cfg.MVIT.NUM_HEADS = HEADS
     cfg.MVIT.DEPTH = DEPTH
+    cfg.MVIT.PATCH_KERNEL = cfg.MVIT.PATCH_STRIDE = [PATCH, PATCH]
     cfg.MVIT.DROPPATH_RATE = 0.0
     cfg.DATA.TRAIN_CROP_SIZE = cfg.DATA.TEST_CROP_SIZE = IMG
     cfg.MODEL.NUM_CLASSES = CLASSES
@@ -135,6 +145,29 @@ def run_train(model, img, grad_out, reversible=True):
                 grads=grads)
 
 
+def run_drop_path(model, img, grad_out):
+    """Train mode with drop path: the official layers draw their seeds
+    with ``torch.seed()``, replaced here by a counter so that the seeds are
+    known; they are stored per layer in drawing order (attn, droppath,
+    FFN)."""
+    rates = torch.linspace(0, DROP_PATH, DEPTH).tolist()
+    layers = model.rev_backbone.layers
+    for layer, rate in zip(layers, rates):
+        layer.drop_path_rate = rate
+    counter = itertools.count(FIRST_SEED)
+    orig_seed, torch.seed = torch.seed, lambda: next(counter)
+    try:
+        out = run_train(model, img, grad_out)
+    finally:
+        torch.seed = orig_seed
+        for layer in layers:
+            layer.drop_path_rate = 0.0
+    out['seeds'] = [[layer.seeds[k] for k in ('attn', 'droppath', 'FFN')]
+                    for layer in layers]
+    out['drop_path_rate'] = DROP_PATH
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkout', help='facebookresearch/SlowFast checkout')
@@ -151,27 +184,31 @@ def main():
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.double()
     g = torch.Generator().manual_seed(1)
-    img = torch.randn(BATCH, 3, IMG, IMG, generator=g).double()
+    img = torch.randn(BATCH, 3, IMG, IMG, generator=g)
     grad_out = torch.randn(BATCH, CLASSES, generator=g).double()
 
-    ev = run_eval(model, img)
-    tr = run_train(model, img, grad_out)
-    vanilla = run_train(model, img, grad_out, reversible=False)
+    ev = run_eval(model, img.double())
+    tr = run_train(model, img.double(), grad_out)
+    vanilla = run_train(model, img.double(), grad_out, reversible=False)
+    dropped = run_drop_path(model, img.double(), grad_out)
+    assert not torch.allclose(dropped['logits'], tr['logits']), \
+        'no sample was dropped: change FIRST_SEED'
     rev_vs_vanilla = max(
         float((tr['grads'][n] - vanilla['grads'][n]).abs().max())
         for n in tr['grads'])
     model.float()
-    ev32 = run_eval(model, img.float())
-    tr32 = run_train(model, img.float(), grad_out.float())
+    ev32 = run_eval(model, img)
+    tr32 = run_train(model, img, grad_out.float())
     torch.save(dict(
         official='facebookresearch/SlowFast MViT with MVIT.REV.ENABLE '
         '(configs/ImageNet/REV_VIT_S.yaml, resized)',
         config=dict(embed_dims=EMBED, num_heads=HEADS, num_layers=DEPTH,
                     feedforward_channels=int(EMBED * cfg.MVIT.MLP_RATIO),
-                    img_size=IMG, patch_size=cfg.MVIT.PATCH_KERNEL[0],
+                    img_size=IMG, patch_size=PATCH,
                     num_classes=CLASSES),
         state_dict=state, img=img, grad_out=grad_out,
         eval=ev, train=tr, rev_vs_vanilla_grad=rev_vs_vanilla,
+        train_drop_path=dropped,
         fp32=dict(probs=ev32['probs'], logits=tr32['logits'])), args.out)
     print(f'official reversible vs vanilla grads: {rev_vs_vanilla:.2e}; '
           f'wrote {args.out}')
