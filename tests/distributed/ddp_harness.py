@@ -22,7 +22,8 @@ contiguous share of each batch: rank r of W takes samples
 
 Options of a case: ``options`` (``--cfg-options`` dict), ``data_root``,
 ``seed``, ``freeze`` (module kinds kept in eval mode: ``'bn'`` fixes the
-BatchNorm statistics, ``'dropout'`` disables dropout and drop-path),
+BatchNorm statistics, ``'dropout'`` disables dropout, drop-path and the
+attention dropout of ``nn.MultiheadAttention``),
 ``find_unused_parameters``, ``modes`` (those of the single process).
 Recorded per mode: the parsed losses of every step and the final state dict.
 """
@@ -118,7 +119,10 @@ def _freeze(model, kinds):
     from torch import nn
     from torch.nn.modules.batchnorm import _BatchNorm
     from torch.nn.modules.dropout import _DropoutNd
-    classes = dict(bn=(_BatchNorm, ), dropout=(_DropoutNd, DropPath))
+    # nn.MultiheadAttention: its train mode only switches its attention
+    # dropout on
+    classes = dict(bn=(_BatchNorm, ),
+                   dropout=(_DropoutNd, DropPath, nn.MultiheadAttention))
     unknown = set(kinds) - set(classes)
     if unknown:
         raise ValueError(f'freeze: unknown kinds {sorted(unknown)}; '
