@@ -1,26 +1,26 @@
-"""The SSL shapes set: deterministic, ImageNet layout readable by
+"""The SSL patterns set: deterministic, ImageNet layout readable by
 mmpretrain, class-balanced, colours independent of the class."""
 import json
 
 import numpy as np
 from mmpretrain.datasets import ImageNet
 
-from projects.synthetic_data import generate_ssl_shapes
-from projects.synthetic_data.ssl_shapes import CLASSES, draw_ssl_sample
+from projects.synthetic_data import generate_ssl_patterns
+from projects.synthetic_data.ssl_patterns import CLASSES, draw_ssl_sample
 from projects.synthetic_data.painting import image_rng
 
 
 def test_deterministic_layout_and_captions(tmp_path):
-    a = generate_ssl_shapes(tmp_path / 'a', 20, 10, size=(32, 32), seed=4)
-    b = generate_ssl_shapes(tmp_path / 'b', 20, 10, size=(32, 32), seed=4)
-    c = generate_ssl_shapes(tmp_path / 'c', 20, 10, size=(32, 32), seed=5)
+    a = generate_ssl_patterns(tmp_path / 'a', 20, 10, size=(32, 32), seed=4)
+    b = generate_ssl_patterns(tmp_path / 'b', 20, 10, size=(32, 32), seed=4)
+    c = generate_ssl_patterns(tmp_path / 'c', 20, 10, size=(32, 32), seed=5)
     files = sorted(p.relative_to(a) for p in a.rglob('*.png'))
     assert len(files) == 30
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     assert any((a / f).read_bytes() != (c / f).read_bytes() for f in files)
     ds = ImageNet(data_root=str(a), split='train',
                   classes=str(a / 'meta/classes.txt'), pipeline=[])
-    assert len(ds) == 20 and ds.CLASSES == tuple(n for n, *_ in CLASSES)
+    assert len(ds) == 20 and ds.CLASSES == CLASSES
     assert [ds[i]['gt_label'] for i in range(20)] == [i % 10
                                                       for i in range(20)]
     caps = json.loads((a / 'annotations/captions_val.json').read_text())
@@ -28,7 +28,7 @@ def test_deterministic_layout_and_captions(tmp_path):
     first = caps['images'][0]['file_name']
     texts = [x['caption'] for x in caps['annotations']
              if x['image_id'] == 0]
-    assert first.startswith('disc/') and 'a photo of a disc.' in texts
+    assert first.startswith('stripes/') and 'a photo of stripes.' in texts
 
 
 def test_colour_carries_no_class_information():

@@ -8,8 +8,8 @@ Example::
         --out data/synthetic_nuscenes --num-train 8 --num-val 2 --size 90 160
     python tools/dataset_converters/make_synthetic.py cityscapes \
         --out data/cityscapes --num-train 2 --num-val 2 --real-size
-    python tools/dataset_converters/make_synthetic.py ssl_shapes \
-        --out data/ssl_shapes --num-train 600 --num-val 200 --size 32 32
+    python tools/dataset_converters/make_synthetic.py ssl_patterns \
+        --out data/ssl_patterns --num-train 600 --num-val 300 --size 40 40
 
 For ``nuscenes`` the counts are SCENES (4 key frames each) and the root also
 gets the infos files (``nuscenes_infos_{train,val}.json``).
@@ -38,7 +38,7 @@ def parse_args(argv=None):
                       '(nuScenes 900 x 1600, Cityscapes 1024 x 2048, ...)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-classes', type=int, default=None,
-                        help='drawn classes (coco, imagenet, ssl_shapes)')
+                        help='drawn classes (coco, imagenet, ssl_patterns)')
     args = parser.parse_args(argv)
     if args.real_size:
         args.size = list(REAL_SIZES[args.kind])
@@ -46,10 +46,10 @@ def parse_args(argv=None):
         parser.error('--num-train and --num-val must be >= 1')
     if min(args.size) < 32:
         parser.error(f'--size must be at least 32 x 32, got {args.size}')
-    if args.kind == 'ssl_shapes' and args.size[0] != args.size[1]:
-        parser.error(f'ssl_shapes images are square, got --size {args.size}')
+    if args.kind == 'ssl_patterns' and args.size[0] != args.size[1]:
+        parser.error(f'ssl_patterns images are square, got --size {args.size}')
     if args.num_classes is not None and \
-            args.kind not in ('coco', 'imagenet', 'ssl_shapes'):
+            args.kind not in ('coco', 'imagenet', 'ssl_patterns'):
         parser.error(f'--num-classes does not apply to {args.kind}')
     return args
 
