@@ -1,7 +1,10 @@
 """The fair SSL benchmark configs (configs/ssl_benchmark): the equalised
-fields really are equal, the backbone is set in one place and swapping it
-there (for a VisionPlug backbone) reaches every Siamese algorithm, and two
-of the configs train a step."""
+fields really are equal (within the ResNet + SGD and the ViT + AdamW
+group, and the schedule across both), the backbone is set in one place and
+swapping it there (for a VisionPlug backbone) reaches every Siamese
+algorithm, the rescaled loss weights follow their rule, MoCo's momentum
+follows the shared cosine schedule, the bases name only existing files,
+and two of the configs train a step."""
 import math
 import re
 import shutil
@@ -17,19 +20,22 @@ TINY = '_fair_1xb32-200it_synthetic-imagenet.py'
 SIAMESE = {a: f'{a}_resnet18-tiny{TINY}'
            for a in ('mocov2', 'byol', 'simsiam', 'barlowtwins', 'unigrad')}
 MIM = {'mae': f'mae_vit-nano-p8-tiny{TINY}',
-       'beitv2': f'beitv2_vit-nano-p8-tiny{TINY}'}
+       'beitv2': f'beitv2_vit-nano-p8-tiny{TINY}',
+       'sim': f'sim_vit-nano-p8-tiny{TINY}',
+       'maskdistill': f'maskdistill_vit-nano-p8-tiny_mae-teacher{TINY}',
+       'g2sd': f'g2sd_vit-nano-p8-tiny_mae-teacher{TINY}',
+       'flip': f'flip_vit-nano-p8-tiny{TINY}'}
 REAL_SIAMESE = {a: f'{a}_resnet50_fair_8xb32-coslr-200e_in1k.py'
                 for a in SIAMESE}
 REAL_MIM = {a: f'{a}_vit-base-p16_fair_8xb32-coslr-200e_in1k.py'
-            for a in MIM}
-# equal for every algorithm (Siamese and MIM)
-SHARED = ('optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg',
-          'val_evaluator', 'val_dataloader', 'test_cfg', 'randomness',
-          'auto_scale_lr', 'train_dataloader.batch_size',
-          'train_dataloader.sampler', 'crop')
+            for a in ('mae', 'beitv2')}
+# equal for every algorithm of both groups
+SHARED = ('param_scheduler', 'train_cfg', 'val_cfg', 'val_evaluator',
+          'val_dataloader', 'test_cfg', 'randomness', 'auto_scale_lr',
+          'train_dataloader.batch_size', 'train_dataloader.sampler', 'crop')
 # equal within the Siamese group
 SIAMESE_SHARED = ('model.backbone', 'model.neck', 'train_pipeline',
-                  'model.data_preprocessor')
+                  'model.data_preprocessor', 'optim_wrapper')
 
 
 def _get(cfg, dotted):
@@ -48,40 +54,84 @@ def test_equalised_fields(scale):
     siamese = _load(BENCH, SIAMESE if scale == 'tiny' else REAL_SIAMESE)
     mim = _load(BENCH, MIM if scale == 'tiny' else REAL_MIM)
     ref = siamese['byol']
-    everything = {**siamese, **mim}
     for key in SHARED:
         assert _get(ref, key) is not None, key
-        # real size: the ViT MIM pair has its own (shared) AdamW
-        group = siamese if (scale, key) == ('real', 'optim_wrapper') \
-            else everything
-        for algo, cfg in group.items():
+        for algo, cfg in {**siamese, **mim}.items():
             assert _get(cfg, key) == _get(ref, key), (algo, key)
-    assert _get(mim['mae'], 'optim_wrapper') == \
-        _get(mim['beitv2'], 'optim_wrapper')
     for key in SIAMESE_SHARED:
         for algo, cfg in siamese.items():
             assert _get(cfg, key) == _get(ref, key), (algo, key)
+    # two optimiser groups: SGD for the ResNets, one AdamW for the ViTs
+    assert ref.optim_wrapper.optimizer.type == 'SGD'
+    vit_optim = _get(mim['mae'], 'optim_wrapper')
+    assert vit_optim['optimizer']['type'] == 'AdamW'
+    for algo, cfg in mim.items():
+        assert _get(cfg, 'optim_wrapper') == vit_optim, algo
     # one predictor for the algorithms that have one
     assert _get(siamese['simsiam'], 'model.head.predictor') == \
         _get(ref, 'model.head.predictor') == _get(ref, 'predictor')
-    # one target-momentum value (mmengine convention 1 - tau)
+    # one target-momentum value (mmengine convention 1 - tau), and MoCo
+    # follows the same cosine schedule
     m = ref.ema_momentum
     assert ref.model.base_momentum == m
     assert siamese['unigrad'].model.base_momentum == m
     assert siamese['mocov2'].model.momentum == m
-    # projector output feeds every head / queue
+    assert siamese['mocov2'].model.type == 'MoCoCosineEMA'
+    if scale == 'tiny':
+        assert mim['sim'].model.base_momentum == m
+    # projector output feeds every head / queue; the loss weights tuned for
+    # other widths are rescaled by their rule
     out = ref.model.neck.out_channels
+    assert ref.proj_out == out
     assert siamese['mocov2'].model.feat_dim == out
     assert siamese['barlowtwins'].model.head.in_channels == out
-    # MIM: one ViT shape for MAE and BEiT v2
-    for key in ('arch', 'img_size', 'patch_size'):
-        assert mim['mae'].model.backbone.get(key) == \
-            mim['beitv2'].model.backbone.get(key), key
+    assert siamese['barlowtwins'].model.head.loss.lambd == \
+        pytest.approx(0.0051 * 8192 / out)
+    assert siamese['unigrad'].model.lambd == pytest.approx(100. * out / 2048)
+    # ViT group: one ViT shape (students and teachers)
+    for algo, cfg in mim.items():
+        bb = cfg.model.get('backbone')
+        for key in ('arch', 'img_size', 'patch_size'):
+            assert bb.get(key) == mim['mae'].model.backbone.get(key), \
+                (algo, key)
+        teacher = cfg.model.get('teacher')
+        if teacher:
+            teacher = teacher.get('backbone', teacher)
+            assert teacher['arch'] == bb['arch'], algo
     # the only differences between two Siamese configs are model keys
     for algo, cfg in siamese.items():
         diff = {k for k in set(cfg) | set(ref)
                 if _get(cfg, k) != _get(ref, k)}
-        assert diff <= {'model', 'custom_imports'}, (algo, diff)
+        assert diff <= {'model', 'custom_imports', 'lambd'}, (algo, diff)
+
+
+def test_bases_name_existing_files():
+    """Every repository path in the benchmark's configs exists."""
+    pattern = re.compile(r'\b((?:configs|projects|tools)/[\w./*-]+\w)')
+    for path in list(BENCH.rglob('*.py')):
+        for ref in pattern.findall(path.read_text()):
+            if '*' in ref:
+                assert list(ROOT.glob(ref)), (path.name, ref)
+            else:
+                assert (ROOT / ref).exists(), (path.name, ref)
+
+
+def test_moco_momentum_follows_the_cosine_schedule():
+    from mmengine.logging import MessageHub
+    from mmengine.registry import init_default_scope
+    from mmpretrain.models import CosineEMA
+    from mmpretrain.registry import MODELS
+    import projects.ssl_eval  # noqa: F401
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(str(BENCH / SIAMESE['mocov2']))
+    model = MODELS.build(cfg.model)
+    ema = model.encoder_k
+    assert isinstance(ema, CosineEMA)
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+    for step, expect in ((0, 0.01), (50, 0.005), (100, 0.)):
+        avg = torch.zeros(3)  # averaged <- (1 - m) averaged + m source
+        ema.avg_func(avg, torch.ones(3), steps=step)
+        assert avg.tolist() == pytest.approx([expect] * 3, abs=1e-9)
 
 
 def test_backbone_set_in_one_place(tmp_path):

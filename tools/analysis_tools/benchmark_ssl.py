@@ -1,8 +1,26 @@
 """Pre-training throughput and peak memory of every SSL algorithm, as
-ratios to MAE measured in the same run.
+ratios to MAE measured in the same run; or (``--table``) the fair SSL
+benchmark's results table.
 
     python tools/analysis_tools/benchmark_ssl.py [--batch-size 16]
         [--iters 5] [--threads 1] [--device cpu] [--algorithms MAE BYOL ...]
+    python tools/analysis_tools/benchmark_ssl.py --table [--seeds 0 1 2]
+        [--methods MAE BYOL ...] [--work-dir work_dirs/ssl_benchmark]
+        [--data-root data/ssl_patterns] [--num-train 600] [--num-val 300]
+
+``--table``: every method of ``projects.ssl_eval.benchmark.METHODS`` (the
+tiny fair configs in configs/ssl_benchmark, two groups: ResNet + SGD and
+ViT + AdamW) is pre-trained on the SSL patterns set (generated into
+``--data-root`` if missing) once per seed, in this process; the trained and
+the randomly initialised backbone of the same config and seed are
+evaluated by weighted kNN (k=20, T=0.07) and a linear probe on frozen
+features (train split -> val split). Distillation methods (MaskDistill,
+G2SD) use the MAE checkpoint of the same seed as teacher, so MAE runs
+first. Every run writes ``<work-dir>/runs/<method>_s<seed>.json``
+atomically; a rerun skips finished (method, seed) pairs, and processes
+given different ``--seeds`` may share the work dir (``--report``: only
+collect). The table (mean ± std over seeds) goes to stdout,
+``<work-dir>/results.md`` and ``results.json``.
 
 Algorithms are discovered from the zoo: every config under ``configs/``
 (outside ``_base_`` folders) whose name contains ``tiny`` and
@@ -173,6 +191,88 @@ def worker(config, args, data_root, out):
     Path(out).write_text(json.dumps(result))
 
 
+def run_table(args):
+    """The fair-benchmark table (see the module docstring)."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    import projects  # noqa: F401
+    from projects.run_config import write_json_atomic
+    from projects.ssl_eval import benchmark as bench
+    from projects.synthetic_data import generate_ssl_patterns
+    torch.set_num_threads(args.threads)
+    init_default_scope('mmpretrain')
+    methods = args.methods or list(bench.METHODS)
+    unknown = set(methods) - set(bench.METHODS)
+    if unknown:
+        raise SystemExit(f'error: unknown method(s) {sorted(unknown)}; '
+                         f'known: {list(bench.METHODS)}')
+    # teachers first
+    for name in list(methods):
+        teacher = bench.METHODS[name][2]
+        if teacher and teacher not in methods:
+            methods.insert(0, teacher)
+    methods.sort(key=lambda m: bench.METHODS[m][2] is not None)
+    data_root = Path(args.data_root)
+    if not (data_root / 'meta' / 'val.txt').exists():
+        generate_ssl_patterns(data_root, args.num_train, args.num_val,
+                            size=(40, 40), seed=0)
+    work_dir = Path(args.work_dir)
+    (work_dir / 'runs').mkdir(parents=True, exist_ok=True)
+
+    def run_file(name, seed):
+        return work_dir / 'runs' / \
+            f'{name.lower().replace(" ", "")}_s{seed}.json'
+
+    def load(name, seed):
+        path = run_file(name, seed)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    for seed in [] if args.report else args.seeds:
+        for name in methods:
+            key = f'{name}/{seed}'
+            if 'trained' in load(name, seed):
+                continue
+            config, group, teacher = bench.METHODS[name]
+            run_dir = work_dir / name.lower().replace(' ', '') / \
+                f'seed{seed}'
+            teacher_ckpt = None
+            if teacher:
+                teacher_ckpt = load(teacher, seed).get('checkpoint')
+                if not teacher_ckpt or not Path(teacher_ckpt).exists():
+                    write_json_atomic(run_file(name, seed), dict(
+                        error=f'no {teacher} checkpoint of seed {seed} '
+                        '(teacher)'))
+                    continue
+            start = time.time()
+            row = dict(config=config, group=group)
+            try:
+                cfg = bench.load_cfg(config, data_root, run_dir, seed,
+                                     teacher=teacher_ckpt, root=ROOT)
+                pool = bench.FEAT_REDUCE[group]
+                row['random'] = bench.evaluate(
+                    bench.random_init_model(cfg), cfg, pool)
+                model, ckpt, loss = bench.pretrain(cfg)
+                row['trained'] = bench.evaluate(model, cfg, pool)
+                row.update(checkpoint=ckpt, final_loss=loss,
+                           seconds=time.time() - start)
+            except Exception as err:  # one failure must not stop the table
+                row['error'] = f'{type(err).__name__}: {err}'
+            write_json_atomic(run_file(name, seed), row)
+            print(f'{key}: {row}', file=sys.stderr, flush=True)
+    results = {f'{name}/{seed}': load(name, seed) for name in methods
+               for seed in args.seeds}
+    rows = bench.summarise(results, methods, args.seeds)
+    table = bench.markdown_table(rows)
+    write_json_atomic(work_dir / 'results.json',
+                      dict(runs=results, summary=rows))
+    tmp = work_dir / 'results.md.tmp'
+    tmp.write_text(table + '\n')
+    os.replace(tmp, work_dir / 'results.md')
+    print(table)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch-size', type=int, default=16)
@@ -182,7 +282,20 @@ def main():
     parser.add_argument('--algorithms', nargs='+',
                         help='only these model types (default: all found)')
     parser.add_argument('--worker', nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument('--table', action='store_true',
+                        help='run the fair benchmark table instead')
+    parser.add_argument('--report', action='store_true',
+                        help='--table: only collect the finished runs')
+    parser.add_argument('--methods', nargs='+',
+                        help='--table: only these methods (default: all)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--work-dir', default='work_dirs/ssl_benchmark')
+    parser.add_argument('--data-root', default='data/ssl_patterns')
+    parser.add_argument('--num-train', type=int, default=600)
+    parser.add_argument('--num-val', type=int, default=300)
     args = parser.parse_args()
+    if args.table:
+        return run_table(args)
     if args.worker:
         return worker(*args.worker[:1], args, *args.worker[1:])
 

@@ -8,7 +8,7 @@
 # 10 warm-up epochs + cosine), two MoCo v2 views, target momentum
 # 0.99 -> 1 (cosine) wherever there is a target network; evaluation: kNN
 # (k=20, T=0.07) at the end and the SGD linear protocol
-# (configs/ssl_benchmark/benchmarks/).
+# (configs/ssl_eval/resnet50_fair-pre_8xb32-linear-steplr-100e_in1k.py).
 #
 # THE BACKBONE IS SET HERE, ONCE: replace `backbone` and `feat_channels`
 # (and add its package to custom_imports) to run every algorithm on another

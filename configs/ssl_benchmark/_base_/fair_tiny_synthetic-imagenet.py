@@ -1,5 +1,5 @@
-# Fair benchmark, tiny CPU scale (synthetic ImageNet, 40 px): the settings
-# every algorithm shares. Huang et al. (ECCV 2022, megvii-research/
+# Fair benchmark, tiny CPU scale (the SSL patterns set, ImageNet layout,
+# 40 px): the settings every algorithm of a group shares. Huang et al. (ECCV 2022, megvii-research/
 # revisitAIRL) equalise backbone, projector/predictor, epochs, batch,
 # optimiser, augmentation, momentum (EMA) schedule and evaluation so that
 # only the framework differs; the algorithm configs next to this file only
@@ -16,10 +16,7 @@
 # The masked-image-modelling algorithms (MAE, BEiT v2) need a ViT that can
 # drop or mask tokens: their shared ViT is `mim_arch` in
 # fair-mim_tiny_synthetic-imagenet.py, which inherits everything else.
-_base_ = [
-    '../../_base_/datasets/synthetic_imagenet.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
+_base_ = ['mmpretrain::_base_/default_runtime.py']
 custom_imports = dict(imports=['projects.ssl_eval'],
                       allow_failed_imports=False)
 
@@ -57,29 +54,40 @@ predictor = dict(
 # target momentum in mmengine's convention (1 - tau): tau 0.99 -> 1 (cosine)
 ema_momentum = 0.01
 
-# ---- schedule, batch, optimiser --------------------------------------------
+# ---- schedule, batch, optimiser (the ResNet + SGD group) -----------------
+# The Siamese algorithms share SGD as in the paper (momentum 0.9, linear
+# warm-up + cosine); the ViT group (fair-mim_*) shares AdamW instead.
 max_iters = 200
+warmup_iters = 20
 batch_size = 32
-lr = 1e-3
-weight_decay = 0.05
+lr = 0.06
+weight_decay = 5e-4
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=lr, betas=(0.9, 0.95),
-                   weight_decay=weight_decay),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
+    optimizer=dict(type='SGD', lr=lr, momentum=0.9,
+                   weight_decay=weight_decay))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
-         end=30),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 30, eta_min=lr * 1e-2,
-         by_epoch=False, begin=30, end=max_iters),
+         end=warmup_iters),
+    dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters,
+         eta_min=0., by_epoch=False, begin=warmup_iters, end=max_iters),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 
+# ---- data: the SSL patterns set --------------------------------------------
+# 10 classes of two-colour patterns (texture / layout); colours carry no class
+# information (tools/dataset_converters/make_synthetic.py ssl_patterns
+# --size 40 40; projects/synthetic_data/ssl_patterns.py). ImageNet layout,
+# labels 0-9 (their names are in meta/classes.txt; the evaluation uses the
+# labels only).
+data_root = 'data/ssl_patterns/'
+
 # ---- augmentation: two symmetric MoCo v2 / BYOL-style views ---------------
-# MoCo v2's views at 40 px crops of the 64 px images (CPU time). The colour
-# augmentation matters on the synthetic data as on ImageNet: without it two
-# crops are matched by their shared background colour, not by the object.
+# MoCo v2's views at 40 px: crop scale, jitter, grayscale and flip as on
+# ImageNet; the Gaussian blur's sigma range (0.1, 2.0) px at 224 px is
+# scaled with the image, x 40 / 224. Colour augmentation matters: without
+# it two crops are matched by their shared colours, not by the object.
 crop = 40
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -96,7 +104,8 @@ view_pipeline = [
          prob=0.8),
     dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
          channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
+    dict(type='GaussianBlur', magnitude_range=(0.1 * crop / 224,
+                                               2.0 * crop / 224),
          magnitude_std='inf', prob=0.5),
     dict(type='RandomFlip', prob=0.5),
 ]
@@ -110,12 +119,13 @@ selfsup_preprocessor = dict(
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
-# replaces the classification preprocessor of the dataset base
-data_preprocessor = dict(_delete_=True, **selfsup_preprocessor)
+data_preprocessor = selfsup_preprocessor
 train_dataloader = dict(
     batch_size=batch_size, num_workers=2, persistent_workers=True,
     drop_last=True, collate_fn=dict(type='default_collate'),
-    dataset=dict(pipeline=train_pipeline))
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type='ImageNet', data_root=data_root, split='train',
+                 pipeline=train_pipeline))
 
 # ---- evaluation: weighted kNN (k=20, T=0.07) of the backbone features -----
 # bank = the labelled train split, queries = the val split, test pipeline
@@ -123,12 +133,14 @@ bank_dataloader = dict(
     batch_size=64, num_workers=2, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageNet', data_root={{_base_.data_root}},
-                 split='train', pipeline=test_pipeline))
+    dataset=dict(type='ImageNet', data_root=data_root, split='train',
+                 pipeline=test_pipeline))
 val_dataloader = dict(batch_size=64, num_workers=2,
                       persistent_workers=False,
+                      sampler=dict(type='DefaultSampler', shuffle=False),
                       collate_fn=dict(type='default_collate'),
-                      dataset=dict(pipeline=test_pipeline))
+                      dataset=dict(type='ImageNet', data_root=data_root,
+                                   split='val', pipeline=test_pipeline))
 val_cfg = dict(type='KNNValLoop', bank_dataloader=bank_dataloader)
 val_evaluator = dict(type='KNNAccuracy', k=20, temperature=0.07,
                      topk=(1, 5))
