@@ -31,7 +31,7 @@ def test_counts_of_the_tiny_config():
     x0, y0, z0, x1, y1, z1 = enc_cfg.pc_range
     cx = x0 + (np.arange(head_cfg.bev_w) + 0.5) / head_cfg.bev_w * (x1 - x0)
     cy = y0 + (np.arange(head_cfg.bev_h) + 0.5) / head_cfg.bev_h * (y1 - y0)
-    cz = z0 + (np.arange(4) + 0.5) / 4 * (z1 - z0)
+    cz = z0 + np.linspace(0.5, (z1 - z0) - 0.5, 4)  # the official pillar heights
     hits = []
     for m in l2i:
         seen = 0

@@ -105,12 +105,14 @@ class SpatialCrossAttention(nn.Module):
     image (its own mask: the official code used batch 0's mask for all), runs
     the deformable attention on them, scatters back, and averages over the
     cameras that see the query. A query seen by none returns its residual
-    unchanged.
+    unchanged (``keep_unseen_residual``; False: the official, which adds
+    ``output_proj``'s bias to it).
     """
 
     def __init__(self, embed_dims: int = 256, num_cams: int = 6, dropout: float = 0.1,
-                 deformable_attention: dict = None):
+                 deformable_attention: dict = None, keep_unseen_residual: bool = True):
         super().__init__()
+        self.keep_unseen_residual = keep_unseen_residual
         cfg = dict(embed_dims=embed_dims)
         cfg.update(deformable_attention or {})
         self.embed_dims = embed_dims
@@ -157,10 +159,10 @@ class SpatialCrossAttention(nn.Module):
                 2, order[..., None].expand(-1, -1, -1, c), out).sum(1)
         count = hit.sum(1)  # (b, Q)
         slots = slots / count.clamp(min=1).to(slots.dtype)[..., None]
-        # a query seen by no camera keeps its residual exactly (the official
-        # code added output_proj's bias to it)
-        seen = (count > 0).to(slots.dtype)[..., None]
-        return self.dropout(self.output_proj(slots)) * seen + residual
+        out = self.dropout(self.output_proj(slots))
+        if self.keep_unseen_residual:
+            out = out * (count > 0).to(slots.dtype)[..., None]
+        return out + residual
 
 
 class TemporalSelfAttention(nn.Module):

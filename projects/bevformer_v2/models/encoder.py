@@ -52,7 +52,8 @@ def point_sampling(ref_3d: Tensor, pc_range: Sequence[float], lidar2img: Tensor,
     r = ref_3d.new_tensor(pc_range)
     pts = ref_3d * (r[3:] - r[:3]) + r[:3]
     pts = torch.cat([pts, torch.ones_like(pts[..., :1])], -1).float()  # (b, D, Q, 4)
-    cam = torch.einsum('bnij,bdqj->bndqi', lidar2img.float(), pts)
+    # a batched (4, 4) @ (4, 1) matmul in float32, as the official (bit-equal)
+    cam = torch.matmul(lidar2img.float()[:, :, None, None], pts[:, None, ..., None])[..., 0]
     depth = cam[..., 2:3]
     mask = depth > eps
     uv = cam[..., :2] / depth.clamp(min=eps)

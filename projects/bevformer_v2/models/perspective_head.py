@@ -184,6 +184,8 @@ class NuscenesDD3D(BaseModule):
             official's, the mean cross-entropy over the valid locations
             (``F.cross_entropy``'s default reduction; the centerness weights
             then cancel out).
+        box3d_smooth_l1_over_beta (bool): the 3D corner loss's quadratic part
+            is 0.5 n^2 / beta (True, continuous) or the official 0.5 n^2.
         feature_locations_offset (str): 'none' (official): locations at
             ``index * stride``; 'half': at the stride cell centres.
         test_cfg (dict): score_thr, pre_nms_topk, nms_iou (per view), max_per_img.
@@ -203,6 +205,7 @@ class NuscenesDD3D(BaseModule):
                  smooth_l1_beta: float = 0.05, max_loss_per_group: float = 20.0,
                  attr_loss_weight: float = 0.2, speed_loss_weight: float = 0.2,
                  attr_loss_weighted: bool = True, feature_locations_offset: str = 'none',
+                 box3d_smooth_l1_over_beta: bool = True,
                  test_cfg=dict(score_thr=0.05, pre_nms_topk=1000, nms_iou=0.75,
                                max_per_img=100), init_cfg=None):
         super().__init__(init_cfg)
@@ -217,7 +220,8 @@ class NuscenesDD3D(BaseModule):
                                       list(std_depth_per_level)[:n], num_convs, norm_cfg)
         self.attr_logits = _conv(in_channels, num_attrs)
         self.speed = _conv(in_channels, 1)
-        self.register_buffer('canon_box_sizes', torch.tensor(canon_box_sizes), persistent=False)
+        self.register_buffer('canon_box_sizes', torch.tensor(canon_box_sizes, dtype=torch.float64),
+                             persistent=False)
         self.min_depth, self.max_depth = min_depth, max_depth
         self.depth_focal_factor = depth_focal_factor
         self.box3d_loss_weight = box3d_loss_weight
@@ -228,6 +232,7 @@ class NuscenesDD3D(BaseModule):
         self.attr_loss_weight = attr_loss_weight
         self.speed_loss_weight = speed_loss_weight
         self.attr_loss_weighted = attr_loss_weighted
+        self.box3d_smooth_l1_over_beta = box3d_smooth_l1_over_beta
         if feature_locations_offset not in ('none', 'half'):
             raise ValueError(f"feature_locations_offset must be 'none' or 'half', "
                              f'got {feature_locations_offset!r}')
@@ -320,6 +325,15 @@ class NuscenesDD3D(BaseModule):
         return rot, c, bboxes_3d[:, 3:6]
 
     # ----------------------------------------------------------------- loss
+    def _corner_loss(self, pred: Tensor, target: Tensor) -> Tensor:
+        """Smooth-L1 per corner coordinate: 0.5 n^2 / beta below beta (ours),
+        or DD3D's 0.5 n^2 (``box3d_smooth_l1_over_beta=False``; the official
+        drops the division, so the loss jumps at beta)."""
+        if self.box3d_smooth_l1_over_beta:
+            return F.smooth_l1_loss(pred, target, beta=self.beta, reduction='none')
+        n = (pred - target).abs()
+        return torch.where(n < self.beta, 0.5 * n**2, n - 0.5 * self.beta)
+
     def _gather(self, out, key, idx, labels, k):
         x = _flat(out[key], k)  # (M, L, k*C)
         x = x.reshape(-1, x.shape[-1])[idx]
@@ -334,6 +348,7 @@ class NuscenesDD3D(BaseModule):
         attr_labels, speeds. cam2img/lidar2cam: (M, 4, 4)."""
         shapes = [x.shape[-2:] for x in out['cls']]
         locs, lvls = self.locations(shapes, cam2img.device)
+        locs = locs.to(out['cls'][0].dtype)  # the targets are computed in the outputs' dtype
         num_l = locs.shape[0]
         labels, ltrb, gidx = [], [], []
         for g in gts:
@@ -390,8 +405,7 @@ class NuscenesDD3D(BaseModule):
             depth=(rot_t, unproject(proj_t, inv_k) * depth_p[:, None], s_t),
             size=(rot_t, c_t, s_p))
         for name, (r, c, s) in comps.items():
-            l1 = F.smooth_l1_loss(box_corners(r, c, s), corners_t, beta=self.beta,
-                                  reduction='none')
+            l1 = self._corner_loss(box_corners(r, c, s), corners_t)
             l1 = l1.clamp(max=self.max_loss_per_group).reshape(-1, 24).mean(1)
             losses[f'loss_box3d_{name}'] = self.box3d_loss_weight * (l1 * ctr_t).sum() / denom
         err = (box_corners(rot_p, c_p, s_p) - corners_t).detach().abs().reshape(-1, 24).mean(1)
