@@ -278,7 +278,7 @@ class FLIP(BaseSelfSupervisor):
         labelled = [i for i, ds in enumerate(data_samples)
                     if 'gt_label' in ds]
         if labelled:
-            scores = img[labelled] @ self.zero_shot_weights()
+            scores = img[labelled] @ self.zero_shot_weights().to(img.dtype)
             for i, score in zip(labelled, scores):
                 data_samples[i].set_pred_score(score)
                 data_samples[i].set_pred_label(score.argmax())

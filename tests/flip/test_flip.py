@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from flip_data import captions_root  # noqa: F401 (fixture)
 from projects.flip import (FLIP, LOGIT_SCALE_INIT, CausalTextTransformer,
                            COCOCaptions, ImageTextRetrieval, TokenizeCaption,
                            contrastive_loss)
@@ -197,21 +198,6 @@ def test_text_tower_matches_open_clip():
     assert sizes == {'b': (512, 12, 8), 'l': (768, 12, 12)}
     assert CausalTextTransformer.arch_zoo['h'] == dict(
         width=1024, num_layers=24, num_heads=16)
-
-
-@pytest.fixture(scope='module')
-def captions_root(coco_root, tmp_path_factory):
-    """The session's synthetic COCO with captions written beside a copy of
-    its annotations (the images are linked, not copied)."""
-    from projects.synthetic_data.captions import generate_coco_captions
-    root = tmp_path_factory.mktemp('coco_captions')
-    (root / 'annotations').mkdir()
-    for split in ('train2017', 'val2017'):
-        (root / split).symlink_to(Path(coco_root) / split)
-        name = f'instances_{split}.json'
-        (root / 'annotations' / name).write_bytes(
-            (Path(coco_root) / 'annotations' / name).read_bytes())
-    return generate_coco_captions(root)
 
 
 def test_captions_format_and_consistency(captions_root):
