@@ -1,12 +1,14 @@
 """Convert an official SIM (SiameseIM) pre-training checkpoint to VisionPlug.
 
-    python tools/model_converters/sim_to_visionplug.py SRC DST [--backbone-only]
+    python tools/model_converters/sim_to_visionplug.py SRC DST \
+        [--backbone-only]
 
 The official ``SiameseIMViT`` (OpenGVLab/Siamese-Image-Modeling,
 ``models_sim.py``; the released ``sim_base_1600ep_pretrain.pth`` is a
 ``{'model': state_dict, ...}`` dict) maps onto our ``SIM`` model:
 
-    patch_embed.proj.*, cls_token, pos_embed  -> backbone.patch_embed.projection.*, ...
+    patch_embed.proj.*, cls_token, pos_embed  -> backbone.patch_embed.
+                                                 projection.*, ...
     blocks.{i}.*                              -> backbone.layers.{i}.*
     decoder_embed.*                           -> neck.decoder_embed.*
     projector_decoder_blocks.{i}.*            -> neck.layers.{i}.*
