@@ -46,7 +46,7 @@ def conv():
 
 
 def rel_err(a, b):
-    a, b = torch.as_tensor(a).double(), torch.as_tensor(b).double()
+    a, b = torch.as_tensor(a).detach().double(), torch.as_tensor(b).double()
     return float((a - b).abs().max() / b.abs().max().clamp(min=1e-12))
 
 
@@ -251,19 +251,12 @@ def _dd3d_gts(d, dtype):
                          speeds=g['speeds'].to(dtype)) for g in d['gts']]
 
 
-BOX3D_TERMS = ('loss_box3d_quat', 'loss_box3d_proj_ctr', 'loss_box3d_depth', 'loss_box3d_size',
-               'loss_conf3d')
-
-
 @pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
 def test_perspective_head_matches_official(ref, conv, dtype):
     """Dense outputs, all ten losses and the feature gradients of a training
     step. float64 against the official run with its float32 casts lifted;
-    float32 against the unmodified official code (the focal loss is float32
-    in both: fvcore casts its inputs), where the 3D-box terms
-    (corner smooth-L1 with beta 0.05 through DD3D's float32 matrix ->
-    quaternion -> matrix round trip) must stay within the official float32
-    run's own distance to its float64 run."""
+    float32 against the unmodified official code. The focal loss is float32
+    in both (fvcore casts its inputs)."""
     d = ref['dd3d']
     torch.testing.assert_close(torch.tensor(CANON_SIZES_LWH),
                                d['canon_box_sizes_wlh'][:, [1, 0, 2]], rtol=0, atol=0)
@@ -282,18 +275,12 @@ def test_perspective_head_matches_official(ref, conv, dtype):
     assert sorted(losses) == sorted(official['losses'])
     assert all(float(v) > 0 for v in losses.values())
     for k, v in official['losses'].items():
-        if k == 'loss_cls':  # fvcore's focal loss casts to float32 in both runs
-            assert rel_err(losses[k], v) <= F32
-        elif dtype == torch.float32 and k in BOX3D_TERMS:
-            noise = abs(float(v) - float(d['f64']['losses'][k]))
-            assert abs(float(losses[k]) - float(v)) <= 3 * noise + tol * abs(float(v)), k
-        else:
-            assert rel_err(losses[k], v) <= tol, (k, float(losses[k]), float(v))
+        assert rel_err(losses[k], v) <= (F32 if k == 'loss_cls' else tol), k
     # float64: the official gradient leaves out the float32 focal loss
     total = sum(v for k, v in losses.items() if k != 'loss_cls' or dtype == torch.float32)
     grads = torch.autograd.grad(total, feats)
     for g, o in zip(grads, official['feat_grads']):
-        assert rel_err(g, o) <= (tol if dtype == torch.float64 else 1e-4)
+        assert rel_err(g, o) <= tol
 
 
 def test_perspective_head_attribute_loss_flag(ref, conv):
