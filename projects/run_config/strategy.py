@@ -67,7 +67,7 @@ def _state_dict_cfg(value, source):
                 # the parameters already live on the CPU (a crash)
                 part_cfg['offload_to_cpu'] = False
             # built here: torch's config classes are in no root registry
-            value[part] = FSDP_CONFIGS.build(part_cfg)
+            value[part] = FSDP_CONFIGS.get(part_cfg.pop('type'))(**part_cfg)
     return value
 
 
@@ -76,8 +76,9 @@ def apply_strategy(cfg, name=None, source='config'):
     ``strategy``, if any) and check it, in place.
 
     The config's strategy settings are kept when it already selects the
-    same strategy; ``--strategy fsdp`` otherwise wraps every module of at
-    least 10M parameters (:data:`DEFAULT_FSDP`). On CPU-only machines FSDP
+    same strategy (and ``strategy.k=v`` overrides without a type apply on
+    top of the default); ``--strategy fsdp`` otherwise wraps every module of
+    at least 10M parameters (:data:`DEFAULT_FSDP`). On CPU-only machines FSDP
     keeps its parameters on the CPU (``device_id='cpu'``).
 
     Raises:
@@ -91,9 +92,12 @@ def apply_strategy(cfg, name=None, source='config'):
                              f'{sorted(STRATEGIES)}')
         current = cfg.get('strategy') or {}
         if current.get('type') != STRATEGIES[name]:
-            default = {'fsdp': DEFAULT_FSDP, 'deepspeed': DEFAULT_DEEPSPEED
-                       }.get(name, dict(type=STRATEGIES[name]))
-            cfg.strategy = copy.deepcopy(default)
+            merged = copy.deepcopy({
+                'fsdp': DEFAULT_FSDP, 'deepspeed': DEFAULT_DEEPSPEED
+            }.get(name, dict(type=STRATEGIES[name])))
+            if current.get('type') is None:  # --cfg-options strategy.k=v
+                merged.update(current)
+            cfg.strategy = merged
         cfg.runner_type = 'FlexibleRunner'
     strategy = cfg.get('strategy')
     if not strategy:
