@@ -17,7 +17,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import projects.g2sd  # noqa: F401
-from projects.g2sd.losses import channel_wise_divergence
+from projects.g2sd.losses import (channel_wise_divergence,
+                                  score_masked_distill_loss)
 
 FIXTURE = Path(__file__).resolve().parents[2] / 'tests/data/official/g2sd.pt'
 _BLOCK = {'norm1': 'ln1', 'norm2': 'ln2', 'attn.qkv': 'attn.qkv',
@@ -182,3 +183,23 @@ def test_channel_wise_divergence_matches_official(fixture, case):
             assert float(loss) < float(ref['loss'])
     for grad in grads:
         assert rel_err(grad, ref['grad_student']) < 1e-10
+
+
+def test_score_masked_detection_distillation_matches_official(fixture):
+    """Detection specific distillation: the official feature and objectness
+    terms (weights 1) with ``subtract_teacher_entropy=False``; the default
+    (binary KL) has the same gradients."""
+    ref = fixture['detection']
+    for subtract in (False, True):
+        feats = [f.clone().requires_grad_() for f in ref['student_feats']]
+        scores = [s.clone().requires_grad_() for s in ref['student_scores']]
+        feat, score = score_masked_distill_loss(
+            feats, ref['teacher_feats'], scores, ref['teacher_scores'],
+            subtract_teacher_entropy=subtract)
+        assert rel_err(feat, ref['feat_loss']) < 1e-10
+        if not subtract:
+            assert rel_err(score, ref['cls_loss']) < 1e-10
+        grads = torch.autograd.grad(feat + score, feats + scores)
+        for ours, official in zip(grads, ref['grad_feats'] +
+                                  ref['grad_scores']):
+            assert rel_err(ours, official) < 1e-10

@@ -10,7 +10,12 @@ are imported from its ``G2SD`` folder, and the channel-wise distillation
 loss of the segmentation stage from
 ``G2SD_seg_dis/src/distillation/losses/cwd.py`` (its package imports,
 ``.utils`` and ``..builder``, are stubs: only the ``DISTILL_LOSSES``
-registry decorator is used).
+registry decorator is used). The detection distillation terms exist only
+inline in the training loop of the authors' detectron2 fork
+(``G2SD_det_dis/tools/plain_distill_net.py``, ``do_train``); their lines,
+from ``layers = len(stu_adapt_feature)`` to the weighting of
+``distill_cls_loss``, are read from that file and executed unchanged on
+prepared tensors (detectron2 itself is not imported).
 
 Shims (outside the official math): ``util/misc.py`` imports ``inf`` from
 ``torch._six`` (gone in torch 2), given by a stub module; ``np.float``
@@ -44,6 +49,12 @@ student_channels=C, teacher_channels=C, tau, weight=1)`` on seeded
 (N, C, H, W) logits for tau 1 and 4; the loss and its gradient with respect
 to the student logits are stored.
 
+Specific distillation (detection): those ``do_train`` lines on seeded
+student (adapted) and teacher FPN features (3 levels, 4 channels) and RPN
+objectness logits (3 anchors), ``cfg.distill_feat_weight =
+cfg.distill_cls_weight = 1``; the two losses and their gradients with
+respect to the student features and logits are stored.
+
 float64: the official attention computes ``attn.float()``; for this run
 ``Tensor.float`` leaves float64 tensors unchanged (float32 casts otherwise).
 
@@ -55,6 +66,7 @@ import argparse
 import contextlib
 import importlib.util
 import sys
+import textwrap
 import types
 from functools import partial
 from pathlib import Path
@@ -236,6 +248,49 @@ def segmentation(cwd, gen):
     return cases
 
 
+DET_START = 'layers = len(stu_adapt_feature)'
+DET_END = 'distill_cls_loss = distill_cls_loss * cfg.distill_cls_weight'
+
+
+def detection_lines(checkout):
+    """The official distillation-loss lines of ``do_train``, dedented."""
+    path = checkout / 'G2SD_det_dis/tools/plain_distill_net.py'
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if DET_START in line)
+    end = next(i for i, line in enumerate(lines) if DET_END in line)
+    return textwrap.dedent('\n'.join(lines[start:end + 1]))
+
+
+def detection(code, gen):
+    shapes = [(2, 4, 6, 5), (2, 4, 3, 3), (2, 4, 2, 2)]
+    feats_s, feats_t, scores_s, scores_t = [], [], [], []
+    for n, c, h, w in shapes:
+        feats_s.append(torch.randn(n, c, h, w, generator=gen,
+                                   dtype=torch.float64).requires_grad_())
+        feats_t.append(torch.randn(n, c, h, w, generator=gen,
+                                   dtype=torch.float64))
+        scores_s.append((2 * torch.randn(n, 3, h, w, generator=gen,
+                                         dtype=torch.float64)
+                         ).requires_grad_())
+        scores_t.append(2 * torch.randn(n, 3, h, w, generator=gen,
+                                        dtype=torch.float64))
+    scope = dict(torch=torch, F=torch.nn.functional,
+                 stu_adapt_feature=feats_s, tea_adapt_feature=feats_t,
+                 pred_objectness_logits_student=scores_s,
+                 pred_objectness_logits_teacher=scores_t,
+                 cfg=argparse.Namespace(distill_feat_weight=1.0,
+                                        distill_cls_weight=1.0))
+    exec(compile(code, 'plain_distill_net.py:do_train', 'exec'), scope)
+    feat, cls = scope['distill_feat_loss'], scope['distill_cls_loss']
+    grads = torch.autograd.grad(feat + cls, feats_s + scores_s)
+    return dict(student_feats=[f.detach() for f in feats_s],
+                teacher_feats=feats_t,
+                student_scores=[s.detach() for s in scores_s],
+                teacher_scores=scores_t, feat_loss=feat.detach(),
+                cls_loss=cls.detach(), grad_feats=list(grads[:3]),
+                grad_scores=list(grads[3:]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('official', help='G2SD checkout')
@@ -248,11 +303,13 @@ def main():
     gd = generic(models_mae, engine_gd, gen)
     sd = specific(engine_sd, gen)
     seg = segmentation(import_cwd(Path(args.official).resolve()), gen)
+    det = detection(detection_lines(Path(args.official).resolve()), gen)
     torch.save(dict(official=f'pengzhiliang/G2SD @ {OFFICIAL_COMMIT}, '
                     'G2SD/models_mae.py, engine_distill.py, '
                     'engine_finetune_dis.py, G2SD_seg_dis/src/distillation/'
-                    'losses/cwd.py', config=CFG, generic=gd, specific=sd,
-                    segmentation=seg), args.out)
+                    'losses/cwd.py, G2SD_det_dis/tools/plain_distill_net.py',
+                    config=CFG, generic=gd, specific=sd, segmentation=seg,
+                    detection=det), args.out)
     print(f"generic loss {float(gd['loss']):.8f} ({len(gd['grads'])} "
           f"gradients), specific loss {float(sd['loss']):.8f}; "
           f'wrote {args.out}')
