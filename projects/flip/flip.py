@@ -212,8 +212,8 @@ class FLIP(BaseSelfSupervisor):
             raise ValueError('FLIP: a sample with gt_label reached predict, '
                              'but model.zero_shot_classes is not set')
         if self._zero_shot_weights is None:
-            tokenizer = partial(self.tokenizer,
-                                context_length=self.text_encoder.context_length)
+            length = self.text_encoder.context_length
+            tokenizer = partial(self.tokenizer, context_length=length)
             self._zero_shot_weights = build_zero_shot_classifier(
                 self, tokenizer, self.zero_shot_classes,
                 self.zero_shot_templates,

@@ -6,7 +6,6 @@ import json
 import math
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import torch
@@ -245,8 +244,8 @@ def test_captions_format_and_consistency(captions_root):
     assert captions_document(inst) == caps
     tok = TokenizeCaption().tokenizer
     for a in caps['annotations']:
-        assert tok.decode(tok.encode(a['caption'])).split() == re.findall(r'\w+|[^\w\s]',
-                                                     a['caption'])
+        words = re.findall(r'\w+|[^\w\s]', a['caption'])
+        assert tok.decode(tok.encode(a['caption'])).split() == words
 
 
 def test_dataset_predict_and_retrieval_metric(captions_root):

@@ -3,6 +3,7 @@ config and metrics) from a regular install and from an editable install,
 and the index passes modelindex's own check in both places."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -72,11 +73,20 @@ def test_checkout_index_passes_modelindex_check():
 
 
 def test_mim_search_regular_install(tmp_path):
+    """pip builds and installs a copy of the source (an sdist's files), so
+    the checkout gets no build/ folder."""
+    src = tmp_path / 'src'
+    for name in ('setup.py', 'README.md', 'model-index.yml'):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, src / name)
+    for folder in ('requirements', 'projects', 'configs', 'tools'):
+        shutil.copytree(ROOT / folder, src / folder,
+                        ignore=shutil.ignore_patterns('__pycache__'))
     site = tmp_path / 'site'
     subprocess.run(
         [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
          '--no-build-isolation', '--no-cache-dir', '--target', str(site),
-         str(ROOT)], check=True, capture_output=True)
+         str(src)], check=True, capture_output=True)
     index = installed_index(site, tmp_path)
     assert index == site / 'projects' / '.mim' / 'model-index.yml'
     assert load(str(index)).check(silent=True) == []
