@@ -7,7 +7,8 @@
 
 CONFIG is any mmpretrain-style config whose model has ``extract_feat`` (an
 SSL pre-training config or a classifier); CHECKPOINT its checkpoint, or
-``none`` for the randomly initialised model (the baseline). The labelled
+``none`` for the randomly initialised model (the baseline: the config's
+``init_weights`` under its seed, as training starts). The labelled
 train split with the test pipeline is the feature bank, the val split the
 queries (mmselfsup / DINO protocol: L2-normalised features, cosine
 similarity, ``k=20`` neighbours weighted by ``exp(sim / 0.07)``).
@@ -130,6 +131,8 @@ def main(argv=None):
     args = parse_args(argv)
     import projects  # noqa: F401
     import projects.ssl_eval  # noqa: F401  (metric and loops)
+    from mmengine.model import is_model_wrapper
+
     from projects.run_config import build_runner, load_config
     work_dir = args.work_dir or osp.join(
         'work_dirs', 'knn_eval',
@@ -147,6 +150,12 @@ def main(argv=None):
         cfg.load_from = args.checkpoint
     cfg.resume = False
     runner = build_runner(cfg)
+    if cfg.load_from is None:
+        # the model as training would start it (Runner.test does not
+        # initialise: e.g. MAEViT's sin-cos position embedding, init_cfg)
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        model.init_weights()
     metrics = runner.test()
     ev = cfg.test_evaluator
     print(f'kNN (k={ev.get("k", 20)}, T={ev.get("temperature", 0.07)}) '
