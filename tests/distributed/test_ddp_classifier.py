@@ -36,16 +36,12 @@ within 1e-5 (float32, different summation order over 7 SGD steps; measured:
 2.4e-7 for the losses of about 6.9, 1.5e-8 for the parameters).
 """
 import json
-import os
-import socket
-import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import torch
+from ddp_harness import ROOT, finish, free_port, launch_env, start
 
-ROOT = Path(__file__).resolve().parents[2]
 LINEAR = ROOT / ('configs/ssl_eval/'
                  'resnet18-tiny_fair-pre_1xb32-linear-100it_synthetic-imagenet.py')
 ITERS = 7
@@ -71,12 +67,6 @@ class RecordBatchesHook(Hook):
             f.write(json.dumps(dict(iter=runner.iter + 1, paths=paths,
                                     loss=float(outputs['loss']))) + '\\n')
 '''
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def write_config(tmp_path, data_root, batch_size):
@@ -112,11 +102,6 @@ def write_config(tmp_path, data_root, batch_size):
     return path
 
 
-def start(cmd, cwd, env):
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-
-
 def records(work_dir, rank):
     lines = (work_dir / f'batches_rank{rank}.jsonl').read_text().splitlines()
     return {r['iter']: r for r in map(json.loads, lines)}
@@ -125,21 +110,15 @@ def records(work_dir, rank):
 def test_two_process_ddp_equals_single_process_with_double_batch(
         tmp_path, imagenet_root):
     (tmp_path / 'record_batches.py').write_text(HOOK)
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
-               OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join(
-                   [str(ROOT), str(tmp_path),
-                    os.environ.get('PYTHONPATH', '')]))
+    env = launch_env(tmp_path, PORT=str(free_port()))
     ddp = start(['bash', str(ROOT / 'tools/dist_train.sh'),
                  str(write_config(tmp_path, imagenet_root, 2)), '2',
                  '--work-dir', 'ddp'], tmp_path, env)
     single = start([sys.executable, str(ROOT / 'tools/train.py'),
                     str(write_config(tmp_path, imagenet_root, 4)),
                     '--work-dir', 'single'], tmp_path, env)
-    out_single = single.communicate(timeout=300)[0]
-    out_ddp = ddp.communicate(timeout=300)[0]
-    assert single.returncode == 0, out_single[-3000:]
-    assert ddp.returncode == 0, out_ddp[-3000:]
+    finish(single, 'the single process')
+    finish(ddp, 'tools/dist_train.sh')
 
     one = records(tmp_path / 'single', 0)
     r0, r1 = (records(tmp_path / 'ddp', r) for r in (0, 1))
