@@ -101,6 +101,12 @@ class SIM(BaseSelfSupervisor):
             (``1 - 0.995``). Defaults to 0.005.
         train_patch_embed (bool): Train the patch embedding. Defaults to
             False (frozen, as the official default).
+        own_target_buffers (bool): Let the target keep its own BatchNorm
+            running statistics (updated by its forward passes, as the
+            official code) instead of copying the online branch's at every
+            momentum update (mmpretrain's ``CosineEMA`` convention). Only
+            the buffers stored in checkpoints differ; the loss does not
+            (the target runs in train mode). Defaults to False.
         pretrained (str, optional): Checkpoint to initialise from.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
@@ -113,6 +119,7 @@ class SIM(BaseSelfSupervisor):
                  head: dict,
                  base_momentum: float = 0.005,
                  train_patch_embed: bool = False,
+                 own_target_buffers: bool = False,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -144,6 +151,7 @@ class SIM(BaseSelfSupervisor):
                              f'differ ({self.neck.embed_dims} vs '
                              f'{self.head.embed_dims})')
         self.train_patch_embed = train_patch_embed
+        self.own_target_buffers = own_target_buffers
         if not train_patch_embed:
             self.backbone.patch_embed.requires_grad_(False)
         self.target_net = CosineEMA(self._online(), momentum=base_momentum)
@@ -195,7 +203,12 @@ class SIM(BaseSelfSupervisor):
         pred = self.head(tokens, mask, rel_pos)
 
         with torch.no_grad():
+            own = self.own_target_buffers and int(self.target_net.steps) > 0
+            buffers = [b.clone() for b in self.target_net.module.buffers()
+                       ] if own else []
             self.target_net.update_parameters(self._online())
+            for buf, kept in zip(self.target_net.module.buffers(), buffers):
+                buf.copy_(kept)
             target_vit = self.target_net.module['backbone']
             target = encode_tokens(target_vit, x2)
             target = self.target_net.module['neck'](target)

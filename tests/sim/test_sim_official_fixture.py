@@ -39,7 +39,7 @@ def load_tool():
     return module
 
 
-def build(fixture, dtype):
+def build(fixture, dtype, **kwargs):
     cfg = fixture['config']
     MessageHub.get_current_instance().update_info('max_iters', 10)
     D, E = cfg['decoder_embed_dims'], cfg['embed_dims']
@@ -58,7 +58,7 @@ def build(fixture, dtype):
         head=dict(type='SIMHead', embed_dims=D,
                   num_layers=cfg['predictor_depth'],
                   loss=dict(type='SIMLoss', neg_weight=cfg['neg_weight']),
-                  **layer))).to(dtype)
+                  **layer), **kwargs)).to(dtype)
     converted = load_tool().convert(fixture['state_dict'])
     result = model.load_state_dict(converted, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
@@ -193,3 +193,26 @@ def test_downstream_configs_load_converted_official_encoder(
     with torch.no_grad():
         feats = model.extract_feat(fixture['inputs']['x2'], stage='backbone')
     assert rel_err(feats[-1], expected) < 1e-10
+
+
+def test_own_target_buffers_is_the_official_momentum_branch(fixture):
+    """With ``own_target_buffers=True`` the target keeps its BatchNorm
+    statistics (updated by its own forward): the whole momentum state,
+    buffers included, equals the official one after the step."""
+    ref = fixture['fp64']
+    inputs = fixture['inputs']
+    after = load_tool().convert(dict(fixture['state_dict'],
+                                     **ref['momentum_after']))
+    for own in (True, False):
+        model = build(fixture, torch.float64, own_target_buffers=own)
+        with torch.no_grad():
+            model.loss([inputs['x1'], inputs['x2']], samples(fixture))
+        state = model.state_dict()
+        names = [n for n in after if n.startswith('target_net.module.')]
+        assert any('running_var' in n for n in names)
+        errors = {n: rel_err(state[n].double(), after[n].double())
+                  for n in names}
+        if own:
+            assert max(errors.values()) < 1e-10
+        else:  # the default copies the online statistics
+            assert max(errors.values()) > 1e-3

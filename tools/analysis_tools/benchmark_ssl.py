@@ -273,7 +273,7 @@ def run_table(args):
     return rows
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--iters', type=int, default=5)
@@ -293,7 +293,7 @@ def main():
     parser.add_argument('--data-root', default='data/ssl_patterns')
     parser.add_argument('--num-train', type=int, default=600)
     parser.add_argument('--num-val', type=int, default=300)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.table:
         return run_table(args)
     if args.worker:
