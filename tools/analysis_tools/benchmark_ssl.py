@@ -133,6 +133,9 @@ def worker(config, args, data_root, out):
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(str(ROOT / config))
     backbone = 'fair' if FAIR_DIR in config else _fair_backbone(cfg)
+    teacher = cfg.get('teacher_checkpoint')
+    if teacher and not (ROOT / teacher).exists():
+        cfg.model.teacher.init_cfg = None  # a random teacher times the same
     model = MODELS.build(cfg.model)
     model.init_weights()
     device = torch.device(args.device)

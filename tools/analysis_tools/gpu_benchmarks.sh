@@ -8,7 +8,7 @@
 # OFFICIAL_ROOT/Auto-Seg-Loss (github.com/fundamentalvision/Auto-Seg-Loss) and
 # OFFICIAL_ROOT/Parameterized-AP-Loss (github.com/fundamentalvision/
 # Parameterized-AP-Loss). Each step runs under its own time limit, so one
-# failing step never stops the others (about 10 minutes in all on an H200):
+# failing step never stops the others (about 15 minutes in all on an H200):
 #   1. Auto Seg-Loss, 4x150x512x512, every metric vs cross-entropy (and the
 #      official loss), then its Triton tests, compiled;
 #   2. De-focus selective scan, b=32, L=196, N=16, E of De-focus S/B/L, then
@@ -16,7 +16,9 @@
 #   3. PAP loss at 400k and 8M entries (and the official loss); RevCol-T/B
 #      reversible vs plain training step, batch 32, 224 px;
 #   4. gpu_check.py over every zoo config (OUT_DIR/gpu_check.md, the table
-#      committed as docs/gpu_check.md).
+#      committed as docs/gpu_check.md);
+#   5. peak memory per GPU of a UPerNet RevCol-H 640x640 training step, FSDP
+#      vs DDP, on every visible GPU (torchrun; OUT_DIR/fsdp_memory.json).
 # PYTHON picks the interpreter (default: python3).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -67,3 +69,6 @@ step revcol_memory 40 "$py" tools/analysis_tools/benchmark_revcol_memory.py \
 step gpu_check 200 "$py" tools/analysis_tools/gpu_check.py --device cuda \
     --jobs 6 --max-heavy 2 --timeout 120 --deadline 180 --warmup 1 --iters 1 \
     --out "$out/gpu_check"
+step fsdp_memory 300 "$py" -m torch.distributed.run --standalone \
+    --nproc_per_node="$(nvidia-smi -L | wc -l)" tools/analysis_tools/benchmark_fsdp_memory.py \
+    --batch 1 --steps 2 --out "$out/fsdp_memory.json"
