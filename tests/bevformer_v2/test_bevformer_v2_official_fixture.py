@@ -190,6 +190,47 @@ def test_decoder_matches_official(ref, conv, mode):
     assert rel_err(refs, d[f'refs_{mode}']) <= F64
 
 
+def test_transformer_matches_official(ref, conv):
+    """``PerceptionTransformerV2`` end to end: camera/level embeddings, the
+    encoder, the BEV-augmentation warp (rotation, scale, x flip), the fusion
+    with a history BEV, learned reference points, the refining decoder."""
+    d = ref['transformer']
+    cfg = d['config']
+    heads = cfg['num_heads']
+    t = PerceptionTransformerV2(
+        encoder=dict(num_layers=cfg['encoder_layers'],
+                     pc_range=[-51.2, -51.2, -5.0, 51.2, 51.2, 3.0],
+                     feedforward_channels=cfg['feedforward_channels'],
+                     tsa_cfg=dict(num_heads=heads),
+                     sca_cfg=dict(keep_unseen_residual=False, deformable_attention=dict(
+                         num_heads=heads, num_levels=cfg['num_levels']))),
+        decoder=dict(num_layers=cfg['decoder_layers'], num_heads=heads,
+                     feedforward_channels=cfg['feedforward_channels'], group=2),
+        embed_dims=cfg['embed_dims'], num_feature_levels=cfg['num_levels'],
+        num_cams=cfg['num_cams'], frames=tuple(cfg['frames']), num_fusion=cfg['num_fusion'],
+        inter_channels=cfg['inter_channels'])
+    load(t, d['state_dict'], 'pts_bbox_head.transformer.', conv)
+    branches = torch.nn.ModuleList([_reg_branch(cfg['embed_dims']) for _ in range(2)])
+    branches.load_state_dict(d['reg_branches'])
+    t.double().eval()
+    branches.double()
+    h, w, c = cfg['bev_h'], cfg['bev_w'], cfg['embed_dims']
+    bda = torch.eye(4, dtype=torch.float64)
+    bda[:3, :3] = d['bda_mat']
+    with torch.no_grad():
+        bev = t.get_bev_features(d['feats'], d['bev_queries'], h, w,
+                                 d['bev_pos'].flatten(2).transpose(1, 2), d['lidar2img'][None],
+                                 d['img_shape'], d['img_shape'], bda[None])
+        fused = t.fuse([d['prev_bev'], bev], h, w)
+        query_pos, query = d['query_embed'].split(c, 1)
+        init_ref = t.reference_points(query_pos).sigmoid()[None]
+        states, refs = t.decode(fused, h, w, query[None], query_pos[None], init_ref, branches)
+    assert rel_err(fused, d['bev']) <= F64
+    assert rel_err(init_ref, d['init_reference']) <= F64
+    assert rel_err(states, d['states']) <= F64
+    assert rel_err(refs, d['references']) <= F64
+
+
 # ----------------------------------------------------------------- BEV loss
 def _tiny_head(cfg, pc_range):
     c = 16

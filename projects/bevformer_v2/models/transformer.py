@@ -51,11 +51,12 @@ def warp_bev(bev: Tensor, bda_mat: Tensor, pc_range: Sequence[float]) -> Tensor:
     ``bda_mat`` (B, 4, 4) applied to the GT boxes: out(p) = in(bda^-1 p)."""
     b, _, h, w = bev.shape
     r = pc_range
-    xs = torch.linspace(0.5, w - 0.5, w, device=bev.device) / w * (r[3] - r[0]) + r[0]
-    ys = torch.linspace(0.5, h - 0.5, h, device=bev.device) / h * (r[4] - r[1]) + r[1]
+    f64 = dict(device=bev.device, dtype=torch.float64)  # the sampling grid in float64
+    xs = torch.linspace(0.5, w - 0.5, w, **f64) / w * (r[3] - r[0]) + r[0]
+    ys = torch.linspace(0.5, h - 0.5, h, **f64) / h * (r[4] - r[1]) + r[1]
     yy, xx = torch.meshgrid(ys, xs, indexing='ij')
     pts = torch.stack([xx, yy, torch.zeros_like(xx), torch.ones_like(xx)], -1)
-    inv = torch.linalg.inv(bda_mat.float())
+    inv = torch.linalg.inv(bda_mat.to(torch.float64))
     src = torch.einsum('bij,hwj->bhwi', inv, pts)[..., :2]
     grid = torch.stack([(src[..., 0] - r[0]) / (r[3] - r[0]),
                         (src[..., 1] - r[1]) / (r[4] - r[1])], -1) * 2 - 1

@@ -35,6 +35,10 @@ written with its state dict, inputs and outputs:
   outputs, every loss and the gradients of the summed loss w.r.t. the input
   features, in float32 (the code as is) and in float64 (see ``dd3d_fixture``);
   the GT is given in the lidar frame with the camera geometry;
+* ``transformer``: ``PerceptionTransformerV2.forward`` (camera/level
+  embeddings, 1 encoder layer, the BEV-augmentation warp from ``aug_param``,
+  the fusion (1 block, 24 channels) of a given history BEV with the current
+  one, learned reference points, 2 refining decoder layers), eval mode;
 * ``init``: which ``torch.nn.init`` function last wrote each parameter of
   ``PerceptionTransformerV2`` (``init_weights`` as the official head calls
   it), with the deterministic values (offset directions);
@@ -471,14 +475,14 @@ def encoder_fixture(gen):
 
 def fusion_fixture(gen):
     tv2 = official('bevformer.modules.transformerV2')
-    fusion = tv2.ResNetFusion(2 * C, C, 48, 2, norm_cfg=dict(type='BN'))
+    fusion = tv2.ResNetFusion(2 * C, C, 24, 2, norm_cfg=dict(type='BN'))
     randomise(fusion, gen)
     fusion.double().eval()
     x = [torch.randn(1, C, BEV_H, BEV_W, generator=gen, dtype=torch.float64) for _ in range(2)]
     with torch.no_grad():
         out = fusion(x)
     return dict(state_dict=tensors(fusion.state_dict()), inputs=x, out=out[0],
-                config=dict(in_channels=2 * C, out_channels=C, inter_channels=48, num_layer=2))
+                config=dict(in_channels=2 * C, out_channels=C, inter_channels=24, num_layer=2))
 
 
 def reg_branch():
@@ -846,6 +850,52 @@ def init_fixture():
         group=2, frames=[-1, 0]))
 
 
+def transformer_fixture(gen):
+    """``PerceptionTransformerV2.forward`` end to end: camera/level embeddings,
+    1 encoder layer, the BEV augmentation warp (``aug_param`` with rotation,
+    scale and an x flip, ``only_gt``), the fusion of a given history BEV with
+    the current one, the learned reference points and 2 decoder layers with
+    box refinement (eval mode)."""
+    levels = LEVELS[:2]
+    cfg = transformer_config(C, (-1, 0), HEADS, FFN, len(levels), 2, 2, layers=1)
+    cfg['decoder']['num_layers'] = 2
+    t = build_transformer(dict(cfg, num_fusion=1, inter_channels=24))
+    branches = nn.ModuleList([reg_branch() for _ in range(2)])
+    randomise(t, gen)
+    randomise(branches, gen)
+    t.double().eval()
+    branches.double()
+    _, _, lidar2img = camera_rig()
+    hw, nq = BEV_H * BEV_W, 6
+    feats = [torch.randn(1, 2, C, h, w, generator=gen, dtype=torch.float64) for h, w in levels]
+    bev_queries = torch.randn(hw, C, generator=gen, dtype=torch.float64)
+    bev_pos = torch.randn(1, C, BEV_H, BEV_W, generator=gen, dtype=torch.float64)
+    query_embed = torch.randn(nq, 2 * C, generator=gen, dtype=torch.float64)
+    prev = torch.randn(1, hw, C, generator=gen, dtype=torch.float64)
+    angle, scale, flip_dx, flip_dy = 0.3, 1.03, True, False
+    c, s_ = math.cos(angle), math.sin(angle)
+    rot = torch.tensor([[c, -s_, 0.], [s_, c, 0.], [0., 0., 1.]], dtype=torch.float64)
+    flip = torch.diag(torch.tensor([-1. if flip_dx else 1., -1. if flip_dy else 1., 1.],
+                                   dtype=torch.float64))
+    aug = flip @ (scale * torch.eye(3, dtype=torch.float64)) @ rot  # applied to the GT boxes
+    img_metas = [dict(lidar2img=lidar2img.numpy(), img_shape=[(IMG_H, IMG_W, 3)] * 2,
+                      aug_param=dict(GlobalRotScaleTransImage_param=(
+                          angle, scale, flip_dx, flip_dy, torch.inverse(aug), True)))]
+    with torch.no_grad():
+        bev, states, init_ref, refs = t(
+            feats, bev_queries, query_embed, BEV_H, BEV_W, bev_pos=bev_pos,
+            reg_branches=branches, prev_bev=[prev, None], img_metas=img_metas)
+    return dict(state_dict=tensors(t.state_dict()), reg_branches=tensors(branches.state_dict()),
+                feats=feats, bev_queries=bev_queries, bev_pos=bev_pos, query_embed=query_embed,
+                prev_bev=prev, lidar2img=lidar2img.float(), img_shape=[IMG_H, IMG_W],
+                bda_mat=aug, bev=bev.transpose(0, 1), states=states.transpose(1, 2),
+                init_reference=init_ref, references=refs,
+                config=dict(embed_dims=C, num_heads=HEADS, feedforward_channels=FFN,
+                            num_levels=len(levels), num_cams=2, bev_h=BEV_H, bev_w=BEV_W,
+                            frames=[-1, 0], encoder_layers=1, decoder_layers=2,
+                            num_fusion=1, inter_channels=24))
+
+
 def keys_fixture():
     """Key -> shape of the official ``pts_bbox_head`` and ``fcos3d_bbox_head``
     at the released r50 t8 and t1 sizes (meta device: no memory)."""
@@ -889,7 +939,8 @@ def main(argv=None):
     torch.manual_seed(0)
     data = dict(encoder=encoder_fixture(gen), fusion=fusion_fixture(gen),
                 decoder=decoder_fixture(gen), bev_loss=bev_loss_fixture(gen),
-                dd3d=dd3d_fixture(gen), init=init_fixture(), keys=keys_fixture(),
+                dd3d=dd3d_fixture(gen), transformer=transformer_fixture(gen),
+                init=init_fixture(), keys=keys_fixture(),
                 source='fundamentalvision/BEVFormer@66b65f3 projects/mmdet3d_plugin')
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(data, args.out)
