@@ -17,8 +17,7 @@ from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 from mmdet.registry import MODELS
-from projects.bevformer_v2.models import (BEVFormerHead, NuscenesDD3D,  # noqa: F401
-                                          PerceptionTransformerV2, ResNetFusion,
+from projects.bevformer_v2.models import (NuscenesDD3D, PerceptionTransformerV2, ResNetFusion,
                                           SpatialCrossAttention, TemporalSelfAttention)
 from projects.bevformer_v2.models.decoder import DetectionTransformerDecoder
 from projects.bevformer_v2.models.encoder import (BEVFormerEncoder, bev_grid_2d, bev_grid_3d,
