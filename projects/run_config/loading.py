@@ -47,7 +47,19 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
 
 
 def build_runner(cfg):
-    """The config's runner (``runner_type`` if set, else mmengine's Runner)."""
+    """The config's runner (``runner_type`` if set, else mmengine's Runner).
+
+    A config for sharded training (``FlexibleRunner`` with a distributed
+    strategy) run without a launcher, as ``tools/test.py CONFIG CKPT`` does,
+    gets mmengine's Runner: evaluation needs no sharding, and the full
+    checkpoints of such runs are plain state dicts (``tools/train.py``
+    refuses to train it without a launcher, see ``apply_strategy``).
+    """
+    from .strategy import DISTRIBUTED
+    if (cfg.get('runner_type') == 'FlexibleRunner'
+            and cfg.get('launcher', 'none') == 'none'
+            and (cfg.get('strategy') or {}).get('type') in DISTRIBUTED):
+        return Runner.from_cfg(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from torch.distributed.fsdp import (FullStateDictConfig,
                                     ShardedStateDictConfig, StateDictType)
 
-from projects.run_config import apply_strategy, load_config
+from projects.run_config import apply_strategy, build_runner, load_config
 from projects.run_config.fsdp import (consolidate_shards, resolve_classes,
                                       wrap_module_classes)
 
@@ -173,3 +173,16 @@ def test_fsdp_config_is_a_text_config():
     cfg = Config.fromfile(str(path))
     again = Config.fromstring(cfg.pretty_text, '.py')
     assert again.strategy.to_dict() == cfg.strategy.to_dict()
+
+
+def test_fsdp_config_without_launcher_evaluates_with_the_plain_runner(
+        tmp_path):
+    """tools/test.py CONFIG CKPT (no launcher) on an FSDP config: mmengine's
+    Runner with the built model, which the full checkpoints load into."""
+    from mmengine.runner import FlexibleRunner, Runner
+    cfg = apply_strategy(tiny(), 'fsdp')
+    cfg.launcher = 'none'
+    cfg.work_dir = str(tmp_path)
+    runner = build_runner(cfg)
+    assert type(runner) is Runner and not isinstance(runner, FlexibleRunner)
+    assert isinstance(runner.model, torch.nn.Module)
