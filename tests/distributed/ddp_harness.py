@@ -194,7 +194,7 @@ def _train_case(case, mode, rank, world):
         else:
             raise ValueError(f'unknown mode {mode!r}; expected ddp, whole or '
                              'halves')
-        losses.append({k: float(v.detach() if isinstance(v, torch.Tensor) else v)
+        losses.append({k: float(v.detach() if torch.is_tensor(v) else v)
                        for k, v in log.items()})
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return dict(losses=losses, state=state)

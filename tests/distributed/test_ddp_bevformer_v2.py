@@ -21,7 +21,8 @@ rank has some, which would pair the ranks' collectives wrongly.
 """
 from ddp_harness import compare, max_diff
 
-CONFIG = 'configs/bevformer_v2/bevformer-v2_r18_tiny_1xb2-600it_synthetic-nuscenes.py'
+CONFIG = ('configs/bevformer_v2/'
+          'bevformer-v2_r18_tiny_1xb2-600it_synthetic-nuscenes.py')
 STEPS = 3
 TOL = 1e-5
 

@@ -24,7 +24,8 @@ about 2), parameters 2.7e-4 apart after 3 steps.
 """
 from ddp_harness import compare, max_diff
 
-CONFIG = 'configs/pap_loss/retinanet_r18_fpn_pap-loss_tiny_1xb4-300it_synthetic-coco.py'
+CONFIG = ('configs/pap_loss/'
+          'retinanet_r18_fpn_pap-loss_tiny_1xb4-300it_synthetic-coco.py')
 STEPS = 3
 TOL = 1e-5
 

@@ -24,7 +24,8 @@ loss 0.0 and parameters 0.0 apart; DDP - whole-batch loss 7e-3 to 8.5e-3
 """
 from ddp_harness import compare, max_diff
 
-CONFIG = 'configs/auto_seg_loss/upernet_r18_asl-miou_tiny_1xb4-200it_synthetic-ade20k.py'
+CONFIG = ('configs/auto_seg_loss/'
+          'upernet_r18_asl-miou_tiny_1xb4-200it_synthetic-ade20k.py')
 STEPS = 3
 TOL = 1e-5
 

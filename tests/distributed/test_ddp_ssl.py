@@ -28,7 +28,8 @@ losses 0.41 apart, BN running variances of the ranks 7.4 apart.
 """
 from ddp_harness import compare, max_diff
 
-CONFIG = 'configs/ssl_benchmark/mocov2_resnet18-tiny_fair_1xb32-200it_synthetic-imagenet.py'
+CONFIG = ('configs/ssl_benchmark/'
+          'mocov2_resnet18-tiny_fair_1xb32-200it_synthetic-imagenet.py')
 STEPS = 3
 TOL = 1e-5
 SGD = dict(_delete_=True, type='SGD', lr=0.05, momentum=0.9)

@@ -4,7 +4,6 @@ state.json and parameter files. Rank r evaluates the pending samples r,
 r + 2, ... of each round; rank 0 gathers the records, updates the policy and
 writes every file; the ranks then share the new policy."""
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -53,7 +52,8 @@ def assert_same_search(single, ddp, rounds, samples):
         (ddp / 'state.json').read_text())
     for name in ('result', 'best'):
         files = sorted(p.name for p in (single / name).iterdir())
-        assert files and files == sorted(p.name for p in (ddp / name).iterdir())
+        assert files == sorted(p.name for p in (ddp / name).iterdir())
+        assert files
         for f in files:
             assert (single / name / f).read_text() == \
                 (ddp / name / f).read_text(), f

@@ -151,8 +151,8 @@ def test_slurm_train_and_test_on_two_nodes(recorder):
     assert 'PARTITION JOB_NAME CONFIG WORK_DIR' in err
 
 
-LINEAR = ROOT / ('configs/ssl_eval/'
-                 'resnet18-tiny_fair-pre_1xb32-linear-100it_synthetic-imagenet.py')
+LINEAR = ROOT / 'configs/ssl_eval' / (
+    'resnet18-tiny_fair-pre_1xb32-linear-100it_synthetic-imagenet.py')
 HOOK = """
 import json, os
 from mmengine.hooks import Hook
