@@ -26,7 +26,8 @@ written with its state dict, inputs and outputs:
 * ``decoder``: ``DetectionTransformerDecoder`` (2 layers of
   ``GroupMultiheadAttention`` (2 groups), ``CustomMSDeformableAttention``,
   FFN) with box refinement by random reg branches, in eval mode and in
-  training mode with every dropout at 0 (so the groups apply);
+  training mode with every dropout at 0, attention dropout included (so the
+  groups apply deterministically);
 * ``bev_loss``: ``BEVFormerHead_GroupDETR.loss`` (Hungarian assignment,
   focal + smooth-L1 over 2 layers and 2 groups) on fixed predictions and GT
   boxes in the official box convention, with the gradients of the total
@@ -67,6 +68,17 @@ detectron2; none of them changes the official math):
   ``BasicBlock``/``LearnedPositionalEncoding`` are mmdet 3.3's (same math and
   keys; ``FocalLossCost`` is called through mmdet 3.3's InstanceData API);
   ``PseudoSampler`` is mmdet 2's few lines (positives = assigned GT > 0);
+  the assigner's unused ``IoUCost`` (weight 0) is mmdet 3.3's; the official
+  loss methods (``loss``, ``loss_single``, ``get_targets``,
+  ``_get_target_single``) run on a plain object holding what they read, as
+  mmdet 2's ``DETRHead`` constructor cannot be built (``code_weights`` as
+  the official builds them: float32, then the model dtype); the key list
+  of ``pts_bbox_head`` comes from the official transformer, the official
+  ``BEVFormerHead._init_layers`` and mmdet 3.3's ``LearnedPositionalEncoding``
+  (the keys of mmdet 2's), plus ``code_weights``;
+* BN layers are ``BN`` where the configs say ``SyncBN`` (same parameters);
+  ``ffn_cfgs`` are passed explicitly (with ``embed_dims``) because the
+  official layer's default FFN config has 256 dims;
 * mmdet3d: ``LiDARInstance3DBoxes`` only provides ``tensor`` and
   ``gravity_center`` (bottom z + h / 2), the two attributes the loss reads;
 * detectron2: ``Conv2d`` (conv, optional norm, optional activation),
