@@ -5,12 +5,14 @@
 OpenGVLab/Siamese-Image-Modeling (seeded random weights, BatchNorms and
 the momentum branch included). The official state dict goes through
 ``tools/model_converters/sim_to_visionplug.py`` and is loaded strictly into
-our ``SIM``; the official code is not needed here.
+our ``SIM``; the official view augmentation's draws and outputs check
+``SIMTwoViews``. The official code is not needed here.
 """
 import argparse
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -216,3 +218,30 @@ def test_own_target_buffers_is_the_official_momentum_branch(fixture):
             assert max(errors.values()) < 1e-10
         else:  # the default copies the online statistics
             assert max(errors.values()) > 1e-3
+
+
+def test_two_views_match_official_augmentation(fixture, monkeypatch):
+    """``SIMTwoViews`` given the official draws (flip, then crop, per view)
+    gives the official views pixel for pixel (Pillow bicubic) and the
+    official relative geometry (ours in float32)."""
+    from projects.sim import SIMTwoViews
+    ref = fixture['views']
+    size = ref['size']
+    transform = SIMTwoViews(crop_size=size, interpolation='bicubic',
+                            backend='pillow')
+    img = ref['image'].numpy()
+    for case in ref['cases']:
+        flips = iter(case['flips'])
+        crops = iter(case['crops'])
+        monkeypatch.setattr(
+            'projects.sim.transforms.np.random.rand',
+            lambda: 0. if next(flips) else 1.)
+        monkeypatch.setattr(transform.crop, 'rand_crop_params',
+                            lambda image: tuple(next(crops)))
+        out = transform(dict(img=img.copy(), img_shape=img.shape[:2]))
+        assert np.array_equal(out['img'][0], case['view1'].numpy())
+        assert np.array_equal(out['img'][1], case['view2'].numpy())
+        official = torch.tensor(case['rel_pos'], dtype=torch.float64)
+        ours = torch.from_numpy(out['rel_pos']).double()
+        assert float((ours - official).abs().max()) < 1e-6 * max(
+            1., float(official.abs().max()))

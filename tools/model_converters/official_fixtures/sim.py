@@ -13,7 +13,10 @@ module providing timm's ``to_2tuple`` is put in its place; ``np.float``
 ``torch._six`` (removed in torch 2, ``util/misc.py`` takes ``inf`` from it)
 is a stub holding ``inf``;
 ``compute_unigrad_loss`` calls ``torch.distributed`` unguarded, so a
-one-process gloo group is started.
+one-process gloo group is started. ``main_pretrain.py`` (for the view
+pair) imports ``torch.utils.tensorboard`` (a stub without tensorboard) and
+asserts ``timm.__version__ == "0.6.12"`` (the version string is set for
+the import only).
 
 The model is ``SiameseIMViT`` with the SIM loss at a small size: 32 px
 images, 8 px patches (4 x 4 grid), encoder width 24, depth 2, 3 heads,
@@ -45,6 +48,13 @@ embedding function sees ``torch.float32`` as float64, and
 code stores it in float32). ``fp32``: the same weights in float32, official
 code unpatched (prediction, target and loss).
 
+View pair: the official ``DataAugmentationForSIM`` (input size 16,
+``crop_min`` 0.08) with its colour and tensor transforms replaced by the
+identity, on a seeded random 37 x 53 RGB image, 8 draws (torch seed 1):
+each view's flip and crop ``(i, j, h, w)`` (recorded around the official
+modules), the flipped, cropped and bicubic-resized views (uint8) and the
+relative geometry tuple.
+
 The file holds plain tensors, dicts, numbers and strings
 (``torch.load(..., weights_only=True)``). ``tests/sim/
 test_sim_official_fixture.py`` converts the state dict with
@@ -67,6 +77,7 @@ CFG = dict(img_size=32, patch_size=8, embed_dims=24, depth=2, num_heads=3,
            decoder_embed_dims=32, decoder_num_heads=4, mlp_ratio=2,
            projector_depth=2, predictor_depth=2, neg_weight=0.02,
            num_masked=9, batch=3, momentum=0.9)
+VIEWS = dict(image=(37, 53), size=16, pairs=8)
 
 
 def import_official(checkout):
@@ -82,6 +93,53 @@ def import_official(checkout):
     import models_sim
     from util import pos_embed
     return models_sim, pos_embed
+
+
+def import_augmentation():
+    """``main_pretrain.DataAugmentationForSIM`` (after import_official)."""
+    import timm
+    board = types.ModuleType('torch.utils.tensorboard')
+    board.SummaryWriter = None  # used by main() only
+    sys.modules['torch.utils.tensorboard'] = board
+    version, timm.__version__ = timm.__version__, '0.6.12'
+    try:
+        import main_pretrain
+    finally:
+        timm.__version__ = version
+    return main_pretrain.DataAugmentationForSIM
+
+
+def views(augmentation):
+    """Flip, crop and relative geometry of the official view pair."""
+    from PIL import Image
+    aug = augmentation(argparse.Namespace(input_size=VIEWS['size'],
+                                          crop_min=0.08))
+    aug.color_transform1 = aug.color_transform2 = lambda img: img
+    aug.format_transform = lambda img: torch.from_numpy(np.array(img))
+    drawn = []
+    flip, crop = aug.random_flip, aug.random_resized_crop
+
+    def record(module):
+        def call(img):
+            out = module(img)
+            drawn.append(out[1:])
+            return out
+        return call
+
+    aug.random_flip, aug.random_resized_crop = record(flip), record(crop)
+    gen = torch.Generator().manual_seed(1)
+    H, W = VIEWS['image']
+    img = torch.randint(0, 256, (H, W, 3), generator=gen, dtype=torch.uint8)
+    torch.manual_seed(1)
+    cases = []
+    for _ in range(VIEWS['pairs']):
+        drawn.clear()
+        view1, view2, *rel = aug(Image.fromarray(img.numpy()))
+        (f1, ), (f2, ), c1, c2 = drawn
+        cases.append(dict(flips=[bool(f1), bool(f2)],
+                          crops=[list(c1[:4]), list(c2[:4])], view1=view1,
+                          view2=view2, rel_pos=[float(r) for r in rel]))
+    return dict(image=img, size=VIEWS['size'], cases=cases)
 
 
 def build(models_sim):
@@ -235,10 +293,12 @@ def main():
     fp32 = {k: fp32[k] for k in ('loss', 'pred', 'target', 'online_encoder',
                                  'target_encoder', 'full_encoder')}
     torch.distributed.destroy_process_group()
+    pairs = views(import_augmentation())
     torch.save(dict(official=f'OpenGVLab/Siamese-Image-Modeling @ '
-                    f'{OFFICIAL_COMMIT}, models_sim.SiameseIMViT',
+                    f'{OFFICIAL_COMMIT}, models_sim.SiameseIMViT, '
+                    'main_pretrain.DataAugmentationForSIM',
                     config=CFG, state_dict=state, inputs=inputs, fp64=fp64,
-                    fp32=fp32), args.out)
+                    fp32=fp32, views=pairs), args.out)
     print(f"loss fp64 {float(fp64['loss']):.8f} fp32 {float(fp32['loss']):.8f}"
           f", {len(fp64['grads'])} gradients; wrote {args.out}")
 
