@@ -15,10 +15,13 @@ Measured (3 steps, synthetic nuScenes, 2 cameras, frames (-1, 0), SGD):
 every loss term of DDP within 2.3e-7 (relative) of the whole batch (total
 about 67), parameters within 6e-8.
 
-Not covered: the perspective head skips its all-reduces when a rank has no
-positive location (or no valid attribute / speed target) and the other
-rank has some, which would pair the ranks' collectives wrongly.
+Every rank must also make the same all-reduces whatever its data: a rank
+without positive locations or without valid attribute / speed targets
+still joins the reductions of the others (else the ranks' collectives pair
+wrongly, which gives wrong normalisers or a hang).
 """
+import copy
+
 from ddp_harness import compare, max_diff
 
 CONFIG = ('configs/bevformer_v2/'
@@ -46,3 +49,38 @@ def test_bevformer_v2_ddp_equals_whole_batch(tmp_path, nuscenes_root):
     assert diff <= TOL, (key, diff)
     assert abs(whole['losses'][-1]['loss'] - whole['losses'][0]['loss']) \
         > 100 * TOL  # it trained
+
+
+def test_same_all_reduces_whatever_the_sample_holds(nuscenes_root,
+                                                    monkeypatch):
+    from projects.analysis.samples import (build_dataset, build_model,
+                                           collate_fn, set_data_root)
+    from projects.bevformer_v2.models import bev_head, perspective_head
+    from projects.run_config import load_config
+    cfg = load_config(CONFIG)
+    set_data_root(cfg, nuscenes_root)
+    sample = build_dataset(cfg)[0]
+    model = build_model(cfg)
+    model.train()
+    calls = []
+    for module in (bev_head, perspective_head):
+        monkeypatch.setattr(module, 'reduce_mean',
+                            lambda x, f=module.reduce_mean: (
+                                calls.append(1), f(x))[1])
+
+    def all_reduces(s):
+        calls.clear()
+        model(**model.data_preprocessor(collate_fn(cfg)([s]), True),
+              mode='loss')
+        return len(calls)
+
+    mono = sample['data_samples'].gt_instances_mono
+    assert len(mono) and (mono.attr_labels >= 0).any()
+    assert mono.speeds.isfinite().any()
+    empty = copy.deepcopy(sample)  # no object in the cameras
+    empty['data_samples'].gt_instances_mono = mono[mono.labels < 0]
+    no_attr = copy.deepcopy(sample)  # no attribute, no velocity
+    no_attr['data_samples'].gt_instances_mono.attr_labels[:] = -1
+    no_attr['data_samples'].gt_instances_mono.speeds[:] = float('nan')
+    counts = [all_reduces(s) for s in (sample, empty, no_attr)]
+    assert counts[0] > 0 and counts == [counts[0]] * 3, counts

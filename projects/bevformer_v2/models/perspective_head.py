@@ -371,6 +371,10 @@ class NuscenesDD3D(BaseModule):
             for k in ['loss_box2d_reg', 'loss_centerness', 'loss_conf3d', 'loss_attr',
                       'loss_speed'] + keys3d:
                 losses[k] = zero
+            # the all-reduces of the ranks with positives (centerness, attribute
+            # and speed weights): every rank must make the same collectives
+            for _ in range(3):
+                reduce_mean(zero.detach())
             return losses
         t = ltrb[pos]
         lr, tb = t[:, [0, 2]], t[:, [1, 3]]
@@ -415,23 +419,24 @@ class NuscenesDD3D(BaseModule):
         attr_t = torch.cat([g_.attr_labels for g_ in gts])[offsets[im] + gi].long()
         attr = _flat(out['attr'], 1).reshape(-1, self.attr_logits.out_channels)[pos]
         ok = attr_t >= 0
-        # attribute and speed: centerness-weighted, each over its valid targets
+        # attribute and speed: centerness-weighted, each over its valid targets;
+        # the weight sums are all-reduced on every rank, with or without targets
+        w = ctr_t[ok]
+        attr_denom = reduce_mean(w.sum()).clamp(min=1e-6)
         if ok.any():
-            w = ctr_t[ok]
             ce = F.cross_entropy(attr[ok], attr_t[ok],
                                  reduction='none' if self.attr_loss_weighted else 'mean')
-            losses['loss_attr'] = self.attr_loss_weight * (ce * w).sum() / reduce_mean(
-                w.sum()).clamp(min=1e-6)
+            losses['loss_attr'] = self.attr_loss_weight * (ce * w).sum() / attr_denom
         else:
             losses['loss_attr'] = zero
         speed_t = torch.cat([g_.speeds for g_ in gts])[offsets[im] + gi].to(cls)
         speed = _flat(out['speed'], 1).reshape(-1)[pos]
         ok = torch.isfinite(speed_t)
+        w = ctr_t[ok]
+        speed_denom = reduce_mean(w.sum()).clamp(min=1e-6)
         if ok.any():
-            w = ctr_t[ok]
             sl1 = F.smooth_l1_loss(speed[ok], speed_t[ok], beta=self.beta, reduction='none')
-            losses['loss_speed'] = self.speed_loss_weight * (sl1 * w).sum() / reduce_mean(
-                w.sum()).clamp(min=1e-6)
+            losses['loss_speed'] = self.speed_loss_weight * (sl1 * w).sum() / speed_denom
         else:
             losses['loss_speed'] = zero
         return losses
