@@ -4,9 +4,11 @@
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm}]
 
 Many machines: ``tools/misc/dist_launch.sh search_loss.py GPUS CONFIG ...``
-(torchrun) or ``tools/misc/slurm_launch.sh PARTITION JOB search_loss.py
-CONFIG ...``; rank r evaluates the samples r, r + W, ... of every round.
-See projects/loss_search/README.md.
+(torchrun; on several nodes with NNODES, NODE_RANK, MASTER_ADDR and PORT as
+for tools/dist_train.sh) or ``tools/misc/slurm_launch.sh PARTITION JOB
+search_loss.py CONFIG ...``; rank r evaluates the samples r, r + W, ... of
+every round, rank 0 writes the files, and the result is the single-process
+search's. See projects/loss_search/README.md.
 """
 import argparse
 import os
