@@ -230,6 +230,51 @@ def test_transformer_matches_official(ref, conv):
     assert rel_err(refs, d['references']) <= F64
 
 
+def test_bev_head_forward_matches_official(ref, conv):
+    """``BEVFormerHead`` eval forward around the transformer above (first
+    query group, cls/reg branches, box decoding): class logits equal, and the
+    box codes equal the official ones mapped to our convention (the converter's
+    regression-row map)."""
+    d = ref['transformer']
+    h = d['head']
+    cfg, hcfg = d['config'], h['config']
+    heads, pc = cfg['num_heads'], [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
+    head_cfg = dict(
+        type='BEVFormerHead', bev_h=cfg['bev_h'], bev_w=cfg['bev_w'],
+        num_query=hcfg['num_query'], group_detr=hcfg['group_detr'],
+        embed_dims=cfg['embed_dims'], pc_range=pc,
+        positional_encoding=dict(type='LearnedPositionalEncoding', num_feats=hcfg['num_feats']),
+        bbox_coder=dict(type='NMSFreeCoder', pc_range=pc),
+        transformer=dict(
+            type='PerceptionTransformerV2', num_feature_levels=cfg['num_levels'],
+            num_cams=cfg['num_cams'], frames=tuple(cfg['frames']),
+            num_fusion=cfg['num_fusion'], inter_channels=cfg['inter_channels'],
+            encoder=dict(num_layers=cfg['encoder_layers'], pc_range=pc,
+                         feedforward_channels=cfg['feedforward_channels'],
+                         tsa_cfg=dict(num_heads=heads),
+                         sca_cfg=dict(keep_unseen_residual=False, deformable_attention=dict(
+                             num_heads=heads, num_levels=cfg['num_levels']))),
+            decoder=dict(num_layers=cfg['decoder_layers'], num_heads=heads,
+                         feedforward_channels=cfg['feedforward_channels'],
+                         group=hcfg['group_detr'])))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        head = MODELS.build(head_cfg)
+    official = {'transformer.' + k: v for k, v in d['state_dict'].items()}
+    official.update(h['state_dict'])
+    official['code_weights'] = torch.tensor([1.0] * 8 + [0.2, 0.2])
+    load(head, official, 'pts_bbox_head.', conv)
+    head.double().eval()
+    bda = torch.eye(4, dtype=torch.float64)
+    bda[:3, :3] = d['bda_mat']
+    with torch.no_grad():
+        outs = head(d['feats'], d['lidar2img'][None], d['img_shape'], d['img_shape'],
+                    prev_bevs=[d['prev_bev']], bda_mat=bda[None])
+    assert outs['all_cls_scores'].shape[2] == hcfg['num_query']
+    assert rel_err(outs['all_cls_scores'], h['all_cls_scores']) <= F64
+    mapped = conv.map_box_rows(h['all_bbox_preds'].movedim(-1, 0)).movedim(0, -1)
+    assert rel_err(outs['all_bbox_preds'], mapped) <= F64
+
+
 # ----------------------------------------------------------------- BEV loss
 def _tiny_head(cfg, pc_range):
     c = 16

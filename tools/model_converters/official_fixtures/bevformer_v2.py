@@ -39,7 +39,9 @@ written with its state dict, inputs and outputs:
 * ``transformer``: ``PerceptionTransformerV2.forward`` (camera/level
   embeddings, 1 encoder layer, the BEV-augmentation warp from ``aug_param``,
   the fusion (1 block, 24 channels) of a given history BEV with the current
-  one, learned reference points, 2 refining decoder layers), eval mode;
+  one, learned reference points, 2 refining decoder layers), eval mode; and
+  ``BEVFormerHead_GroupDETR.forward`` around it (2 groups of 4 queries, eval:
+  the first group; cls/reg branches with the box decoding);
 * ``init``: which ``torch.nn.init`` function last wrote each parameter of
   ``PerceptionTransformerV2`` (``init_weights`` as the official head calls
   it), with the deterministic values (offset directions);
@@ -862,6 +864,34 @@ def init_fixture():
         group=2, frames=[-1, 0]))
 
 
+def head_forward(gen, transformer, feats, img_metas, prev):
+    """``BEVFormerHead_GroupDETR.forward`` in eval mode (the first query group)
+    around ``transformer``: its branches, embeddings and positional encoding
+    are built by the official ``_init_layers``, randomised, and stored."""
+    from mmdet.models.layers import LearnedPositionalEncoding
+    head_mod = official('bevformer.dense_heads.bevformer_head')
+    per_group, groups = 4, 2
+    head = types.SimpleNamespace(
+        embed_dims=C, num_reg_fcs=2, cls_out_channels=10, code_size=10, with_box_refine=True,
+        as_two_stage=False, bev_h=BEV_H, bev_w=BEV_W, num_query=per_group * groups,
+        group_detr=groups, transformer=transformer, training=False, pc_range=PC_RANGE,
+        real_h=PC_RANGE[4] - PC_RANGE[1], real_w=PC_RANGE[3] - PC_RANGE[0])
+    head_mod.BEVFormerHead._init_layers(head)
+    head.positional_encoding = LearnedPositionalEncoding(C // 2, BEV_H, BEV_W)
+    parts = nn.ModuleDict(dict(
+        cls_branches=head.cls_branches, reg_branches=head.reg_branches,
+        bev_embedding=head.bev_embedding, query_embedding=head.query_embedding,
+        positional_encoding=head.positional_encoding))
+    randomise(parts, gen)
+    parts.double().eval()
+    with torch.no_grad():
+        outs = head_mod.BEVFormerHead_GroupDETR.forward(head, feats, img_metas,
+                                                        prev_bev=[prev, None])
+    return dict(state_dict=tensors(parts.state_dict()), all_cls_scores=outs['all_cls_scores'],
+                all_bbox_preds=outs['all_bbox_preds'],
+                config=dict(num_query=per_group, group_detr=groups, num_feats=C // 2))
+
+
 def transformer_fixture(gen):
     """``PerceptionTransformerV2.forward`` end to end: camera/level embeddings,
     1 encoder layer, the BEV augmentation warp (``aug_param`` with rotation,
@@ -897,7 +927,9 @@ def transformer_fixture(gen):
         bev, states, init_ref, refs = t(
             feats, bev_queries, query_embed, BEV_H, BEV_W, bev_pos=bev_pos,
             reg_branches=branches, prev_bev=[prev, None], img_metas=img_metas)
+    head = head_forward(gen, t, feats, img_metas, prev)
     return dict(state_dict=tensors(t.state_dict()), reg_branches=tensors(branches.state_dict()),
+                head=head,
                 feats=feats, bev_queries=bev_queries, bev_pos=bev_pos, query_embed=query_embed,
                 prev_bev=prev, lidar2img=lidar2img.float(), img_shape=[IMG_H, IMG_W],
                 bda_mat=aug, bev=bev.transpose(0, 1), states=states.transpose(1, 2),
