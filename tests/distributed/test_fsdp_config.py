@@ -21,7 +21,7 @@ TINY = ROOT / ('configs/internimage/'
                'internimage-nano_tiny_1xb16-200it_synthetic-imagenet.py')
 FSDP_CONFIGS = {
     'configs/revcol/upernet_revcol-h_8xb1-fsdp-bf16-160k_ade20k-640x640.py':
-        ('Level', 32),
+        ('RevColumn', 8 + 8 * 4),
     'configs/internimage/'
     'upernet_internimage-xl_8xb2-fsdp-bf16-160k_ade20k-640x640.py':
         ('InternImageLayer', 39),
