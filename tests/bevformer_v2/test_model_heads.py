@@ -208,3 +208,25 @@ def test_group_detr_identical_groups_equal_one_group():
     for k in a:
         torch.testing.assert_close(a[k], b[k])
     assert math.isfinite(float(a['loss_bbox'])) and a['loss_bbox'] > 0
+
+
+def test_bev_head_init_as_official():
+    """After ``init_weights`` (as the runner calls it) the learned positional
+    encoding is N(0, 1) (the official never applied mmdet's uniform init), the
+    class bias has the 0.01 prior and the transformer has its official init."""
+    torch.manual_seed(0)
+    pc = [-20., -20., -5., 20., 20., 3.]
+    head = BEVFormerHead(
+        transformer=dict(type='PerceptionTransformerV2', num_feature_levels=1, num_cams=1,
+                         encoder=dict(num_layers=1, pc_range=pc), decoder=dict(num_layers=1)),
+        bev_h=40, bev_w=40, num_query=4, embed_dims=32, pc_range=pc,
+        positional_encoding=dict(type='LearnedPositionalEncoding', num_feats=16))
+    head.init_weights()
+    pos = torch.cat([head.positional_encoding.row_embed.weight.flatten(),
+                     head.positional_encoding.col_embed.weight.flatten()])
+    assert float(pos.min()) < -1.5 and abs(float(pos.std()) - 1) < 0.1
+    torch.testing.assert_close(head.cls_branches[0][-1].bias,
+                               torch.full((10, ), -math.log(99.)))
+    # the transformer's level embeddings are xavier-uniform after its init
+    bound = math.sqrt(6 / (1 + 32))
+    assert float(head.transformer.level_embeds.abs().max()) <= bound

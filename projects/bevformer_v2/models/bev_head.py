@@ -101,6 +101,16 @@ class BEVFormerHead(BaseModule):
         for m in self.cls_branches:
             nn.init.constant_(m[-1].bias, bias)
 
+    def init_weights(self):
+        """The children's init (the transformer's official one), then the
+        learned positional encoding back to ``nn.Embedding``'s N(0, 1): the
+        official head's ``init_weights`` never ran mmdet's uniform init of it.
+        With an ``init_cfg`` of its own the head keeps what that gives."""
+        super().init_weights()
+        if not self.init_cfg:
+            for name in ('row_embed', 'col_embed'):
+                nn.init.normal_(getattr(self.positional_encoding, name).weight)
+
     # ------------------------------------------------------------------ BEV
     def get_bev(self, mlvl_feats: List[Tensor], lidar2img: Tensor, img_shape, pad_shape,
                 bda_mat: Optional[Tensor] = None) -> Tensor:
