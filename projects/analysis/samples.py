@@ -132,27 +132,33 @@ def _rebase(node, prev, new):
             _rebase(val, prev, new)
 
 
-def set_data_root(cfg, data_root):
+def set_data_root(cfg, data_root, prev=None):
     """Point every dataloader's datasets (their pipelines' files and the
     evaluator annotation files that lived under the old root) at
-    ``data_root``, in place."""
+    ``data_root``, in place; with ``prev``, only the datasets whose root is
+    ``prev``."""
     data_root = str(data_root)
     old = str(cfg.get('data_root', '')).rstrip('/')
 
     def move(ds):
-        if 'data_root' in ds:
-            prev = str(ds['data_root']).rstrip('/')
-            ds['data_root'] = data_root
-            ann = ds.get('ann_file')
-            if isinstance(ann, str) and prev and ann.startswith(prev):
-                ds['ann_file'] = data_root + ann[len(prev):]
-            for root in {prev, old} - {''}:  # files under either root
-                if isinstance(ds.get('pipeline'), list):
-                    _rebase(ds['pipeline'], root, data_root)
+        if 'data_root' not in ds:
+            return
+        before = str(ds['data_root']).rstrip('/')
+        if prev is not None and before != prev:
+            return
+        ds['data_root'] = data_root
+        ann = ds.get('ann_file')
+        if isinstance(ann, str) and before and ann.startswith(before):
+            ds['ann_file'] = data_root + ann[len(before):]
+        roots = {before} | ({old} if prev is None else set())
+        for root in roots - {''}:  # files under either root
+            if isinstance(ds.get('pipeline'), list):
+                _rebase(ds['pipeline'], root, data_root)
 
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(key) is not None:
             _walk_datasets(cfg[key], move)
+    moved = old if prev is None else prev
     for key in ('val_evaluator', 'test_evaluator'):
         for ev in (cfg.get(key) if isinstance(cfg.get(key), list)
                    else [cfg.get(key)]):
@@ -160,10 +166,26 @@ def set_data_root(cfg, data_root):
                 continue
             for k in ('ann_file', 'data_root'):
                 val = ev.get(k)
-                if isinstance(val, str) and old and val.startswith(old):
-                    ev[k] = data_root + val[len(old):]
-    cfg.data_root = data_root
+                if isinstance(val, str) and moved and val.startswith(moved):
+                    ev[k] = data_root + val[len(moved):]
+    if prev is None or prev == old:
+        cfg.data_root = data_root
     return cfg
+
+
+def dataset_roots(cfg):
+    """``{data_root: dataset config}`` of the datasets of every dataloader
+    (the first dataset of each root; roots without a trailing slash)."""
+    roots = {}
+
+    def add(ds):
+        if ds.get('data_root'):
+            roots.setdefault(str(ds['data_root']).rstrip('/'), ds)
+
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(key) is not None:
+            _walk_datasets(cfg[key], add)
+    return roots
 
 
 def dataset_cfg(cfg, phase):
@@ -174,17 +196,23 @@ def dataset_cfg(cfg, phase):
     return copy.deepcopy(loader['dataset'])
 
 
-def synthetic_kind(cfg, phase='train'):
+def dataset_kind(ds):
     """The ``projects.synthetic_data`` generator that writes data in the
-    format of the config's ``phase`` dataset (``None`` if there is none)."""
-    ds = dataset_cfg(cfg, phase)
-    while 'pipeline' not in ds and ('dataset' in ds or ds.get('datasets')):
-        # RepeatDataset & co. wrap one dataset, ConcatDataset several
-        ds = ds['dataset'] if 'dataset' in ds else ds['datasets'][0]
+    format of the dataset config ``ds`` (``None`` if there is none)."""
     kind = SYNTHETIC_KINDS.get(str(ds.get('type', '')).split('.')[-1])
     if kind == 'coco' and 'laion' in str(ds.get('data_root', '')).lower():
         return 'laion'  # LAION captions in the COCO-captions format
     return kind
+
+
+def synthetic_kind(cfg, phase='train'):
+    """:func:`dataset_kind` of the config's ``phase`` dataset (of the
+    first dataset of a ``ConcatDataset``)."""
+    ds = dataset_cfg(cfg, phase)
+    while 'pipeline' not in ds and ('dataset' in ds or ds.get('datasets')):
+        # RepeatDataset & co. wrap one dataset, ConcatDataset several
+        ds = ds['dataset'] if 'dataset' in ds else ds['datasets'][0]
+    return dataset_kind(ds)
 
 
 def synthetic_data_root(kind, out, num=None, seed=0, real_size=False):

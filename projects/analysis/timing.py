@@ -30,8 +30,8 @@ from mmengine.registry import DefaultScope
 
 from .memory import PeakMemory
 from .samples import (build_dataset, build_model, check_data_root,
-                      dataset_cfg, set_data_root, synthetic_data_root, synthetic_kind,
-                      take_batch)
+                      dataset_kind, dataset_roots, set_data_root,
+                      synthetic_data_root, take_batch)
 
 COLUMNS = ('config', 'params (M)', 'infer (ms)', 'train step (ms)',
            'infer peak (MB)', 'train peak (MB)')
@@ -49,36 +49,46 @@ def _file_lock(path):
 
 
 def prepare_data(cfg, data_root=None, tmp_dir=None):
-    """Point ``cfg`` at ``data_root``; or, when its own data root is
-    missing, at a synthetic dataset of the same format under ``tmp_dir``.
+    """Point ``cfg`` at ``data_root``; or point each of its datasets whose
+    own root is missing at a synthetic dataset of the same format under
+    ``tmp_dir`` (a validation ``ConcatDataset`` of COCO captions and
+    ImageNet gets one of each).
 
     The synthetic dataset of each format is written once into
     ``tmp_dir/<kind>[_real]`` and shared by the configs (and processes:
     a file lock serialises the writers, a marker file flags a finished
-    one). A config whose data root names a synthetic dataset gets the small
+    one). A dataset whose root names a synthetic dataset gets the small
     images of the tiny configs, any other one the real dataset's image size.
-    Returns the data root used (``None``: the config's own).
+    Returns the synthetic root of the first moved dataset (``None``: the
+    config's own roots).
     """
     if data_root is not None:
         set_data_root(cfg, data_root)
         return str(data_root)
     phase = 'train' if cfg.get('train_dataloader') else 'test'
-    try:
+    missing = {root: ds for root, ds in dataset_roots(cfg).items()
+               if not os.path.isdir(root)}
+    if not missing or tmp_dir is None:
         check_data_root(cfg, phase)
         return None
-    except FileNotFoundError:
-        kind = synthetic_kind(cfg, phase)
-        if kind is None or tmp_dir is None:
-            raise
-    real_size = 'synthetic' not in str(dataset_cfg(cfg, phase))
-    root = os.path.join(str(tmp_dir), kind + '_real' * real_size)
-    with _file_lock(root + '.lock'):
-        if not os.path.exists(os.path.join(root, '.complete')):
-            shutil.rmtree(root, ignore_errors=True)
-            synthetic_data_root(kind, root, real_size=real_size)
-            open(os.path.join(root, '.complete'), 'w').close()
-    set_data_root(cfg, root)
-    return root
+    os.makedirs(tmp_dir, exist_ok=True)
+    first = None
+    for prev, ds in missing.items():
+        kind = dataset_kind(ds)
+        if kind is None:
+            raise FileNotFoundError(
+                f'data root {prev} does not exist and no synthetic dataset '
+                f'has the format of {ds.get("type")!r}')
+        real_size = 'synthetic' not in str(ds)
+        root = os.path.join(str(tmp_dir), kind + '_real' * real_size)
+        with _file_lock(root + '.lock'):
+            if not os.path.exists(os.path.join(root, '.complete')):
+                shutil.rmtree(root, ignore_errors=True)
+                synthetic_data_root(kind, root, real_size=real_size)
+                open(os.path.join(root, '.complete'), 'w').close()
+        set_data_root(cfg, root, prev=prev)
+        first = first or root
+    return first
 
 
 def _optim_wrapper(cfg, model, device):
