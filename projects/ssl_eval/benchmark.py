@@ -72,6 +72,8 @@ def load_cfg(config, data_root, work_dir, seed, teacher=None, root='.'):
     cfg.randomness = dict(seed=seed)
     # data in the main process: no worker processes left behind per run
     cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
+    # evaluated by `evaluate` after training, not by the runner's kNN loop
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.experiment_name = f'{Path(config).stem}_s{seed}_{uuid.uuid4().hex}'
     cfg.log_level = 'WARNING'
     if cfg.get('visualizer') is not None:
