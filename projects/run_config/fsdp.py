@@ -222,6 +222,12 @@ class FSDPStrategy(_MMEngineFSDPStrategy):
         """A sharded run also loads a plain checkpoint (``load_from`` a
         pre-trained or consolidated file): any path that is not a folder
         of rank files is read whole and sharded while loading."""
+        if self._is_full_state_dict() and osp.isdir(filename):
+            raise ValueError(
+                f'{filename} is a sharded checkpoint (one file per rank) and '
+                "this run saves full ones: resume it with strategy."
+                "state_dict_cfg='sharded', or merge it with tools/"
+                'model_converters/consolidate_fsdp.py and load the result')
         if self._is_full_state_dict() or osp.isdir(filename):
             return super().load_checkpoint(filename, **kwargs)
         with FSDP.state_dict_type(
