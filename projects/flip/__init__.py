@@ -8,12 +8,12 @@ from .flip_loss import (LOGIT_SCALE_INIT, LOGIT_SCALE_MAX, clamp_logit_scale,
                         contrastive_loss, gather_features, l2_normalize)
 from .metrics import ImageTextRetrieval, ZeroShotAccuracy
 from .text_encoder import CausalTextTransformer
-from .tokenizer import CLIP_VOCAB_SIZE, build_vocab, write_vocab
+from .tokenizer import CLIP_VOCAB_SIZE
 
 __all__ = [
     'FLIP', 'CausalTextTransformer', 'COCOCaptions', 'COCOMainCategory',
     'TokenizeCaption', 'ImageTextRetrieval', 'ZeroShotAccuracy',
     'ZERO_SHOT_CLASSES', 'ZERO_SHOT_TEMPLATES', 'CLIP_VOCAB_SIZE',
-    'build_vocab', 'write_vocab', 'contrastive_loss', 'clamp_logit_scale',
+    'contrastive_loss', 'clamp_logit_scale',
     'gather_features', 'l2_normalize', 'LOGIT_SCALE_INIT', 'LOGIT_SCALE_MAX'
 ]

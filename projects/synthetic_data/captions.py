@@ -3,7 +3,6 @@
 Writes, next to ``annotations/instances_{train,val}2017.json``::
 
     annotations/captions_train2017.json  annotations/captions_val2017.json
-    annotations/captions_vocab.txt       (word vocabulary of the train captions)
 
 in the official COCO captions format (``info``, ``licenses``, ``images``,
 ``annotations`` with ``id``, ``image_id``, ``caption``; no categories). Each
@@ -157,11 +156,10 @@ def captions_document(instances, captions_per_image=5):
                 images=instances['images'], annotations=annotations)
 
 
-def generate_coco_captions(root, captions_per_image=5, vocab=True):
-    """Write captions files (and the train vocabulary) for the COCO
-    instances set at ``root``; return ``root``."""
+def generate_coco_captions(root, captions_per_image=5):
+    """Write captions files for the COCO instances set at ``root``;
+    return ``root``."""
     root = Path(root)
-    written = []
     for split in ('train', 'val'):
         folder = SPLITS[split][0]
         src = root / 'annotations' / f'instances_{folder}.json'
@@ -174,8 +172,4 @@ def generate_coco_captions(root, captions_per_image=5, vocab=True):
         tmp = out.with_suffix('.json.tmp')
         tmp.write_text(json.dumps(doc))
         tmp.replace(out)
-        written.append(out)
-    if vocab:
-        from projects.flip.tokenizer import write_vocab
-        write_vocab(written[0], root / 'annotations' / 'captions_vocab.txt')
     return root

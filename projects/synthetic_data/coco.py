@@ -4,7 +4,6 @@ Layout written under ``out``::
 
     annotations/instances_train2017.json  annotations/instances_val2017.json
     annotations/captions_train2017.json   annotations/captions_val2017.json
-    annotations/captions_vocab.txt        (captions: :mod:`.captions`)
     train2017/000000000001.jpg ...        val2017/000000100001.jpg ...
 
 The category table is the real COCO one (80 classes, official ids 1..90), so
