@@ -121,7 +121,7 @@ def apply_strategy(cfg, name=None, source='config'):
         if cfg.get('optim_wrapper', {}).get('type') in (None, 'OptimWrapper'):
             cfg.optim_wrapper.type = 'DeepSpeedOptimWrapper'
     if kind == 'FSDPStrategy':
-        from .fsdp import resolve_classes  # registers our FSDPStrategy
+        from .fsdp import resolve_classes
         strategy.state_dict_cfg = _state_dict_cfg(
             strategy.get('state_dict_cfg'), source)
         wrapper = strategy.get('model_wrapper') or {}
