@@ -46,10 +46,22 @@ def folder_name(name):
     return re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')
 
 
-def _colours(rng):
-    """Foreground and background RGB colours: independent random hues and
-    saturations, values at least 0.35 apart so that the pattern stays
-    visible in grayscale."""
+# fixed (foreground, background) colour pairs of ``palette > 0``
+PALETTE = (((230, 200, 40), (40, 40, 120)), ((220, 60, 60), (30, 90, 60)),
+           ((240, 240, 240), (90, 50, 140)), ((60, 200, 220), (120, 40, 30)),
+           ((250, 150, 200), (20, 20, 20)), ((150, 230, 120), (70, 70, 70)))
+
+
+def _colours(rng, palette=0):
+    """Foreground and background RGB colours. ``palette=0``: independent
+    random hues and saturations, values at least 0.35 apart so that the
+    pattern stays visible in grayscale; ``palette=k``: one of the first
+    ``k`` pairs of ``PALETTE``, in random order, so that colours are shared
+    by many images and no longer identify one."""
+    if palette:
+        pair = PALETTE[int(rng.integers(palette))]
+        fg, bg = [np.asarray(c, np.float32) for c in pair]
+        return (fg, bg) if rng.random() < 0.5 else (bg, fg)
     v_fg = rng.uniform(0.2, 1.0)
     gap = rng.uniform(0.35, 0.6)
     v_bg = v_fg - gap if v_fg - gap >= 0.05 else v_fg + gap
@@ -118,9 +130,9 @@ def _pattern(rng, size, label):
     raise ValueError(f'unknown class {name!r}')
 
 
-def draw_ssl_sample(rng, size, label):
+def draw_ssl_sample(rng, size, label, palette=0):
     """One RGB ``size x size`` uint8 image of class ``label``."""
-    fg, bg = _colours(rng)
+    fg, bg = _colours(rng, palette)
     mask = _pattern(rng, size, label)
     canvas = np.where(mask[..., None], fg[None, None], bg[None, None])
     shade = smooth_noise(rng, size, size, cells=int(rng.integers(2, 5)))
@@ -142,10 +154,14 @@ def _captions(split_dir, entries):
                 licenses=[], images=images, annotations=anns)
 
 
-def generate_ssl_patterns(out, num_train, num_val, size=(32, 32), seed=0,
-                        num_classes=len(CLASSES)):
+def generate_ssl_patterns(out, num_train, num_val, size=(40, 40), seed=0,
+                          num_classes=len(CLASSES), palette=0):
     """Write the set; ``num_train`` / ``num_val`` are images per split,
-    assigned to the classes in turn. Deterministic in ``seed``."""
+    assigned to the classes in turn; ``palette``: see :func:`_colours`.
+    Deterministic in ``seed``."""
+    if not 0 <= palette <= len(PALETTE):
+        raise ValueError(f'palette must be in [0, {len(PALETTE)}], got '
+                         f'{palette}')
     if not 1 <= num_classes <= len(CLASSES):
         raise ValueError(f'num_classes must be in [1, {len(CLASSES)}], got '
                          f'{num_classes}')
@@ -161,7 +177,8 @@ def generate_ssl_patterns(out, num_train, num_val, size=(32, 32), seed=0,
         for i in range(count):
             label = i % num_classes
             folder = folder_name(names[label])
-            rgb = draw_ssl_sample(image_rng(seed, split, i), size[0], label)
+            rgb = draw_ssl_sample(image_rng(seed, split, i), size[0], label,
+                                  palette)
             (out / split / folder).mkdir(parents=True, exist_ok=True)
             rel = f'{folder}/{folder}_{i + 1:08d}.png'
             write_image(out / split / rel, rgb)

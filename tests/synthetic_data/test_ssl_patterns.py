@@ -40,3 +40,15 @@ def test_colour_carries_no_class_information():
     gap = np.abs(means[0].mean(0) - means[9].mean(0)).max()
     spread = min(means[0].std(0).min(), means[9].std(0).min())
     assert gap < 0.5 * spread, (gap, spread)
+
+
+def test_palette_colours_are_shared():
+    """``palette=2``: the two dominant colours of every image are one of the
+    first two pairs of PALETTE (up to the shading and noise)."""
+    from projects.synthetic_data.ssl_patterns import PALETTE
+    allowed = np.array([c for pair in PALETTE[:2] for c in pair], float)
+    for i in range(20):
+        img = draw_ssl_sample(image_rng(0, 'train', i), 32, i % 10,
+                              palette=2).reshape(-1, 3).astype(float)
+        nearest = np.abs(img[:, None] - allowed[None]).max(-1).min(-1)
+        assert np.median(nearest) < 30, i

@@ -7,6 +7,7 @@ benchmark's results table.
     python tools/analysis_tools/benchmark_ssl.py --table [--seeds 0 1 2]
         [--methods MAE BYOL ...] [--work-dir work_dirs/ssl_benchmark]
         [--data-root data/ssl_patterns] [--num-train 600] [--num-val 300]
+        [--palette 0]
 
 ``--table``: every method of ``projects.ssl_eval.benchmark.METHODS`` (the
 tiny fair configs in configs/ssl_benchmark, two groups: ResNet + SGD and
@@ -219,7 +220,7 @@ def run_table(args):
     data_root = Path(args.data_root)
     if not (data_root / 'meta' / 'val.txt').exists():
         generate_ssl_patterns(data_root, args.num_train, args.num_val,
-                            size=(40, 40), seed=0)
+                              size=(40, 40), seed=0, palette=args.palette)
     work_dir = Path(args.work_dir)
     (work_dir / 'runs').mkdir(parents=True, exist_ok=True)
 
@@ -296,6 +297,9 @@ def main(argv=None):
     parser.add_argument('--data-root', default='data/ssl_patterns')
     parser.add_argument('--num-train', type=int, default=600)
     parser.add_argument('--num-val', type=int, default=300)
+    parser.add_argument('--palette', type=int, default=0,
+                        help='colour pairs of the generated set (0: '
+                        'independent random colours)')
     args = parser.parse_args(argv)
     if args.table:
         return run_table(args)

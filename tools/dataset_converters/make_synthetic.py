@@ -39,6 +39,9 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-classes', type=int, default=None,
                         help='drawn classes (coco, imagenet, ssl_patterns)')
+    parser.add_argument('--palette', type=int, default=None,
+                        help='ssl_patterns: colour pairs shared by all '
+                        'images (0: independent random colours)')
     args = parser.parse_args(argv)
     if args.real_size:
         args.size = list(REAL_SIZES[args.kind])
@@ -48,6 +51,8 @@ def parse_args(argv=None):
         parser.error(f'--size must be at least 32 x 32, got {args.size}')
     if args.kind == 'ssl_patterns' and args.size[0] != args.size[1]:
         parser.error(f'ssl_patterns images are square, got --size {args.size}')
+    if args.palette is not None and args.kind != 'ssl_patterns':
+        parser.error(f'--palette does not apply to {args.kind}')
     if args.num_classes is not None and \
             args.kind not in ('coco', 'imagenet', 'ssl_patterns'):
         parser.error(f'--num-classes does not apply to {args.kind}')
@@ -59,6 +64,8 @@ def main(argv=None):
     kwargs = dict(size=tuple(args.size), seed=args.seed)
     if args.num_classes is not None:
         kwargs['num_classes'] = args.num_classes
+    if args.palette is not None:
+        kwargs['palette'] = args.palette
     start = time.time()
     root = GENERATORS[args.kind](args.out, args.num_train, args.num_val,
                                  **kwargs)
