@@ -24,7 +24,7 @@ import torch
 from mmengine._strategy.distributed import DDPStrategy
 from mmengine._strategy.fsdp import FSDP_CONFIGS
 from mmengine._strategy.fsdp import FSDPStrategy as _MMEngineFSDPStrategy
-from mmengine.dist import get_rank, get_world_size
+from mmengine.dist import barrier, get_rank, get_world_size
 from mmengine.optim import AmpOptimWrapper, BaseOptimWrapper
 from mmengine.optim import build_optim_wrapper as _build_optim_wrapper
 from mmengine.registry import FUNCTIONS, STRATEGIES
@@ -212,11 +212,17 @@ class FSDPStrategy(_MMEngineFSDPStrategy):
         return self.model.clip_grad_norm_(max_norm, norm_type)
 
     def save_checkpoint(self, filename, *, extra_ckpt=None, **kwargs):
-        if not self._is_full_state_dict():
-            extra_ckpt = dict(extra_ckpt or {})
-            extra_ckpt.setdefault('meta', {})['fsdp_shard'] = dict(
-                rank=get_rank(), world_size=get_world_size())
+        """As mmengine's; a sharded save records each file's rank and
+        returns when every rank's file is written (so ``last_checkpoint``,
+        written next by rank 0, never names a folder with files missing)."""
+        if self._is_full_state_dict():
+            return super().save_checkpoint(filename, extra_ckpt=extra_ckpt,
+                                           **kwargs)
+        extra_ckpt = dict(extra_ckpt or {})
+        extra_ckpt.setdefault('meta', {})['fsdp_shard'] = dict(
+            rank=get_rank(), world_size=get_world_size())
         super().save_checkpoint(filename, extra_ckpt=extra_ckpt, **kwargs)
+        barrier()
 
     def load_checkpoint(self, filename, **kwargs):
         """A sharded run also loads a plain checkpoint (``load_from`` a
