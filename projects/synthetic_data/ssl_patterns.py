@@ -6,11 +6,14 @@ checkerboard, dot grid, rings, cross-hatch, confetti, blobs, wavy stripes,
 sunburst, brick wall): texture and layout of the repeated elements, which
 survive the standard SSL augmentations (random resized crop - every crop
 still shows the pattern -, flip, colour jitter, grayscale, mild blur).
-Colours carry no class information (foreground and background hues and
-saturations are drawn independently per image, with a brightness gap),
-and orientation, phase, centre and period (15-22 % of the side) vary
-within a class, so a randomly initialised network, whose pooled features
-mostly encode colour, is clearly worse than a trained one.
+Colours carry no class information: each image takes one of ``palette``
+(default 4) fixed colour pairs, in random order. Shared colours matter for
+self-supervised learning: with ``palette=0`` (hues and saturations drawn
+independently per image) the colour pair identifies an image through any
+crop and colour jitter, so instance-discrimination objectives learn colour
+and no class information (projects/ssl_eval/README.md). Orientation,
+phase, centre and period (15-22 % of the side) vary within a class, so a
+trained network clearly beats a randomly initialised one.
 
 Layout written under ``out``::
 
@@ -52,7 +55,7 @@ PALETTE = (((230, 200, 40), (40, 40, 120)), ((220, 60, 60), (30, 90, 60)),
            ((250, 150, 200), (20, 20, 20)), ((150, 230, 120), (70, 70, 70)))
 
 
-def _colours(rng, palette=0):
+def _colours(rng, palette=4):
     """Foreground and background RGB colours. ``palette=0``: independent
     random hues and saturations, values at least 0.35 apart so that the
     pattern stays visible in grayscale; ``palette=k``: one of the first
@@ -130,7 +133,7 @@ def _pattern(rng, size, label):
     raise ValueError(f'unknown class {name!r}')
 
 
-def draw_ssl_sample(rng, size, label, palette=0):
+def draw_ssl_sample(rng, size, label, palette=4):
     """One RGB ``size x size`` uint8 image of class ``label``."""
     fg, bg = _colours(rng, palette)
     mask = _pattern(rng, size, label)
@@ -155,7 +158,7 @@ def _captions(split_dir, entries):
 
 
 def generate_ssl_patterns(out, num_train, num_val, size=(40, 40), seed=0,
-                          num_classes=len(CLASSES), palette=0):
+                          num_classes=len(CLASSES), palette=4):
     """Write the set; ``num_train`` / ``num_val`` are images per split,
     assigned to the classes in turn; ``palette``: see :func:`_colours`.
     Deterministic in ``seed``."""

@@ -7,7 +7,7 @@ benchmark's results table.
     python tools/analysis_tools/benchmark_ssl.py --table [--seeds 0 1 2]
         [--methods MAE BYOL ...] [--work-dir work_dirs/ssl_benchmark]
         [--data-root data/ssl_patterns] [--num-train 600] [--num-val 300]
-        [--palette 0]
+        [--palette 4]
 
 ``--table``: every method of ``projects.ssl_eval.benchmark.METHODS`` (the
 tiny fair configs in configs/ssl_benchmark, two groups: ResNet + SGD and
@@ -297,7 +297,7 @@ def main(argv=None):
     parser.add_argument('--data-root', default='data/ssl_patterns')
     parser.add_argument('--num-train', type=int, default=600)
     parser.add_argument('--num-val', type=int, default=300)
-    parser.add_argument('--palette', type=int, default=0,
+    parser.add_argument('--palette', type=int, default=4,
                         help='colour pairs of the generated set (0: '
                         'independent random colours)')
     args = parser.parse_args(argv)

@@ -41,7 +41,7 @@ def parse_args(argv=None):
                         help='drawn classes (coco, imagenet, ssl_patterns)')
     parser.add_argument('--palette', type=int, default=None,
                         help='ssl_patterns: colour pairs shared by all '
-                        'images (0: independent random colours)')
+                        'images (default 4; 0: independent random colours)')
     args = parser.parse_args(argv)
     if args.real_size:
         args.size = list(REAL_SIZES[args.kind])
