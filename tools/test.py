@@ -100,7 +100,7 @@ def main(argv=None):
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
         error_exit(args.config, err)
     try:
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, evaluate=True)
         keys = check_checkpoint(runner.model, args.checkpoint,
                                 args.allow_mismatch)
         if keys.missing or keys.mismatched:

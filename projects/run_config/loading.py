@@ -46,18 +46,20 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
     return cfg
 
 
-def build_runner(cfg):
+def build_runner(cfg, evaluate=False):
     """The config's runner (``runner_type`` if set, else mmengine's Runner).
 
     A config for sharded training (``FlexibleRunner`` with a distributed
-    strategy) run without a launcher, as ``tools/test.py CONFIG CKPT`` does,
-    gets mmengine's Runner: evaluation needs no sharding, and the full
-    checkpoints of such runs are plain state dicts (``tools/train.py``
-    refuses to train it without a launcher, see ``apply_strategy``).
+    strategy) gets mmengine's Runner when run without a launcher, and for
+    evaluation (``evaluate``: ``tools/test.py``, also under
+    ``tools/dist_test.sh``, where the Runner wraps the model in DDP):
+    evaluation needs no sharding, and the full checkpoints of such runs are
+    plain state dicts (``tools/train.py`` refuses to train it without a
+    launcher, see ``apply_strategy``).
     """
     from .strategy import DISTRIBUTED
     if (cfg.get('runner_type') == 'FlexibleRunner'
-            and cfg.get('launcher', 'none') == 'none'
+            and (evaluate or cfg.get('launcher', 'none') == 'none')
             and (cfg.get('strategy') or {}).get('type') in DISTRIBUTED):
         return Runner.from_cfg(cfg)
     if 'runner_type' in cfg:

@@ -186,3 +186,30 @@ def test_fsdp_config_without_launcher_evaluates_with_the_plain_runner(
     runner = build_runner(cfg)
     assert type(runner) is Runner and not isinstance(runner, FlexibleRunner)
     assert isinstance(runner.model, torch.nn.Module)
+
+
+def test_fsdp_config_under_a_launcher_evaluates_with_ddp(tmp_path):
+    """tools/dist_test.sh on an FSDP config: ``build_runner(evaluate=True)``
+    gives mmengine's Runner, which wraps the built model in DDP (a
+    one-process gloo group in a child process)."""
+    sys.path.insert(0, str(ROOT / 'tests/distributed'))
+    from ddp_harness import free_port, launch_env
+    code = f'''
+import torch
+from mmengine.model import MMDistributedDataParallel
+from mmengine.runner import FlexibleRunner, Runner
+from projects.run_config import apply_strategy, build_runner, load_config
+cfg = apply_strategy(load_config({str(TINY)!r}, None, {str(tmp_path)!r},
+                                 'pytorch'), 'fsdp')
+cfg.env_cfg.dist_cfg = dict(backend='gloo')
+runner = build_runner(cfg, evaluate=True)
+assert type(runner) is Runner, type(runner)
+assert isinstance(runner.model, MMDistributedDataParallel), type(runner.model)
+print('evaluates with', type(runner.model).__name__)
+'''
+    env = launch_env(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+                     MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))
+    out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert 'evaluates with MMDistributedDataParallel' in out.stdout

@@ -32,7 +32,6 @@ sharded one exactly.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -42,17 +41,13 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tests/distributed'))
+from ddp_harness import free_port  # noqa: E402
 BASE = ROOT / ('configs/internimage/'
                'internimage-nano_tiny_1xb16-200it_synthetic-imagenet.py')
 ITERS = 4
 TOL = 1e-5
 LAYER = 'projects.internimage.internimage.InternImageLayer'
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def write_config(tmp_path, data_root, init, fsdp):

@@ -3,7 +3,6 @@ stops cleanly (no hang, the other rank is torn down, the last checkpoint is
 intact) and finishes with ``--resume``."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tests/distributed'))
+from ddp_harness import free_port  # noqa: E402
 RETINANET = ROOT / ('configs/retinanet/'
                     'retinanet_r18_fpn_tiny_1xb4-300it_synthetic-coco.py')
 OPTS = ['train_cfg.max_iters=4', 'default_hooks.checkpoint.interval=2',
@@ -18,12 +19,6 @@ OPTS = ['train_cfg.max_iters=4', 'default_hooks.checkpoint.interval=2',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'val_dataloader.persistent_workers=False']
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def dist_train(cwd, config, *extra):
