@@ -127,7 +127,7 @@ def main(argv=None):
         if args.config:
             check_against_config(ckpt['state_dict'], args.config)
     except (FileNotFoundError, ValueError, UnsafeCheckpointError) as err:
-        parser.exit(2, f'error: {err}\n')
+        sys.exit(f'error: {err}')
     atomic_torch_save(ckpt, args.dst)
     print(f'{len(ckpt["state_dict"])} tensors written to {args.dst}')
 

@@ -6,7 +6,7 @@
 # fair benchmark's detection transfer), 100 iterations of batch 4; COCO
 # box mAP by pycocotools. Run with seeds:
 #   python tools/benchmark_transfer.py \
-#       configs/ssl_eval/transfer_resnet18-tiny_fair-pre_retinanet-100it_synthetic-coco.py \
+#       configs/benchmark/transfer_resnet18-tiny_fair-pre_retinanet-100it_synthetic-coco.py \
 #       --pretrained byol=work_dirs/ssl_benchmark/byol/seed0/iter_200.pth \
 #       --seeds 0 1 2
 description = 'fair-benchmark ResNet-18 (1/4 width) -> RetinaNet, ' \
