@@ -15,7 +15,7 @@ import torch
 from mmengine.config import Config
 
 from test_fsdp_training import (TOL, finish, initial_checkpoint, launch,
-                                losses, state)
+                                losses, state, train_config)
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / 'configs/revcol/revcol-tiny_1xb8-100it_synthetic-imagenet.py'
@@ -30,36 +30,12 @@ def write_config(tmp_path, data_root, init, policy):
         strategy = dict(type='FSDPStrategy',
                         model_wrapper=dict(auto_wrap_policy={policy!r}))
         ''') if policy else ''
-    path = tmp_path / ('fsdp.py' if policy else 'plain.py')
-    path.write_text(textwrap.dedent(f'''\
-        _base_ = [{str(BASE)!r}]
-        custom_imports = dict(imports=['projects.revcol', 'projects.run_config'],
-                              allow_failed_imports=False)
-        model = dict(backbone=dict(save_memory=False, drop_path_rate=0.0))
-        train_dataloader = dict(
-            batch_size=2, num_workers=0, persistent_workers=False,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(data_root={str(data_root)!r},
-                         pipeline={{{{_base_.test_pipeline}}}}))
-        val_dataloader = None
-        val_cfg = None
-        val_evaluator = None
-        test_dataloader = None
-        test_cfg = None
-        test_evaluator = None
-        optim_wrapper = dict(
-            optimizer=dict(_delete_=True, type='SGD', lr=0.05, momentum=0.9,
-                           weight_decay=0.05),
-            clip_grad=dict(max_norm=1.0))
-        param_scheduler = []
-        train_cfg = dict(max_iters={ITERS}, val_interval={ITERS + 1})
-        default_hooks = dict(logger=dict(interval=1),
-                             checkpoint=dict(interval={ITERS}))
-        log_processor = dict(by_epoch=False, window_size=1)
-        randomness = dict(seed=7)
-        load_from = {str(init)!r}
-        ''') + strategy)
-    return path
+    return train_config(
+        tmp_path / ('fsdp.py' if policy else 'plain.py'), BASE,
+        'projects.revcol', data_root, init,
+        checkpoint=f'dict(interval={ITERS})', iters=ITERS,
+        extra='model = dict(backbone=dict(save_memory=False, '
+              'drop_path_rate=0.0))\n' + strategy)
 
 
 def test_revcol_h_wrap_policy_trains_as_ddp(tmp_path, imagenet_root):

@@ -60,16 +60,25 @@ def write_config(tmp_path, data_root, init, fsdp):
                 type='wrap_module_classes', classes=[{LAYER!r}])),
             state_dict_cfg='full')
         ''') if fsdp else ''
-    (tmp_path / name).write_text(textwrap.dedent(f'''\
-        _base_ = [{str(BASE)!r}]
-        custom_imports = dict(
-            imports=['projects.internimage', 'projects.run_config'],
-            allow_failed_imports=False)
-        data_root = {str(data_root)!r}
+    return train_config(
+        tmp_path / name, BASE, 'projects.internimage', data_root, init,
+        checkpoint='dict(interval=2, max_keep_ckpts=2)', extra=strategy)
+
+
+def train_config(path, base, project, data_root, init, checkpoint,
+                 extra='', iters=ITERS):
+    """Write a train-only config of ``base`` to ``path``: the images of
+    ``data_root`` in order, batch 2 per process, SGD with weight decay and
+    gradient clipping to 1, ``iters`` iterations logged one by one, no
+    validation, weights from ``init``; then the lines of ``extra``."""
+    path.write_text(textwrap.dedent(f'''\
+        _base_ = [{str(base)!r}]
+        custom_imports = dict(imports=[{project!r}, 'projects.run_config'],
+                              allow_failed_imports=False)
         train_dataloader = dict(
             batch_size=2, num_workers=0, persistent_workers=False,
             sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(data_root=data_root,
+            dataset=dict(data_root={str(data_root)!r},
                          pipeline={{{{_base_.test_pipeline}}}}))
         val_dataloader = None
         val_cfg = None
@@ -82,14 +91,13 @@ def write_config(tmp_path, data_root, init, fsdp):
                            weight_decay=0.05),
             clip_grad=dict(max_norm=1.0))
         param_scheduler = []
-        train_cfg = dict(max_iters={ITERS}, val_interval={ITERS + 1})
-        default_hooks = dict(logger=dict(interval=1),
-                             checkpoint=dict(interval=2, max_keep_ckpts=2))
+        train_cfg = dict(max_iters={iters}, val_interval={iters + 1})
+        default_hooks = dict(logger=dict(interval=1), checkpoint={checkpoint})
         log_processor = dict(by_epoch=False, window_size=1)
         randomness = dict(seed=7)
         load_from = {str(init)!r}
-        ''') + strategy)
-    return tmp_path / name
+        ''') + extra)
+    return path
 
 
 def initial_checkpoint(path, config):
