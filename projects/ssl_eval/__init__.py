@@ -1,6 +1,7 @@
 """Evaluation of self-supervised pre-training: weighted kNN (metric and
 val/test loops), linear probe, backbone extraction for downstream configs,
 the fair benchmark (MoCo v2 with the shared cosine momentum)."""
+from .barlow import ScaledCrossCorrelationLoss
 from .features import batch_features, extract_features, reduce_features
 from .handoff import (backbone_key_report, build_config_backbone,
                       detect_prefix, extract_backbone, load_state_dict,
@@ -16,4 +17,4 @@ __all__ = ['KNNAccuracy', 'KNNValLoop', 'KNNTestLoop', 'knn_classify',
            'extract_features', 'batch_features', 'reduce_features',
            'extract_backbone', 'backbone_key_report', 'build_config_backbone',
            'detect_prefix', 'load_state_dict', 'strip_prefix', 'linear_probe',
-           'MoCoCosineEMA']
+           'MoCoCosineEMA', 'ScaledCrossCorrelationLoss']

@@ -85,8 +85,20 @@ def test_equalised_fields(scale):
     assert ref.proj_out == out
     assert siamese['mocov2'].model.feat_dim == out
     assert siamese['barlowtwins'].model.head.in_channels == out
-    assert siamese['barlowtwins'].model.head.loss.lambd == \
-        pytest.approx(0.0051 * 8192 / out)
+    # Barlow Twins: lambda * D / N constant (official 0.0051 at D = 8192,
+    # N = 2048; N = the global batch, GPUs x batch per GPU as the config's
+    # name says: 1xb32 tiny, 8xb32 real) and the loss a per-dimension mean
+    # under the shared SGD (loss_weight = 1 / D)
+    names = SIAMESE if scale == 'tiny' else REAL_SIAMESE
+    gpus, per_gpu = map(int, re.search(r'_(\d+)xb(\d+)',
+                                       names['barlowtwins']).groups())
+    assert per_gpu == _get(ref, 'train_dataloader.batch_size')
+    n = gpus * per_gpu
+    barlow_loss = siamese['barlowtwins'].model.head.loss
+    assert barlow_loss.type == 'ScaledCrossCorrelationLoss'
+    assert barlow_loss.lambd == pytest.approx(0.0204 * n / out)
+    assert barlow_loss.lambd * out / n == pytest.approx(0.0051 * 8192 / 2048)
+    assert barlow_loss.loss_weight == pytest.approx(1. / out)
     assert siamese['unigrad'].model.lambd == pytest.approx(100. * out / 2048)
     # ViT group: one ViT shape (students and teachers)
     for algo, cfg in mim.items():
@@ -102,7 +114,8 @@ def test_equalised_fields(scale):
     for algo, cfg in siamese.items():
         diff = {k for k in set(cfg) | set(ref)
                 if _get(cfg, k) != _get(ref, k)}
-        assert diff <= {'model', 'custom_imports', 'lambd'}, (algo, diff)
+        assert diff <= {'model', 'custom_imports', 'lambd', 'loss_weight'}, \
+            (algo, diff)
 
 
 def test_bases_name_existing_files():
