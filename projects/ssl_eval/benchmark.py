@@ -6,11 +6,11 @@ seed, measured in the same run.
 One (method, seed) = one mmengine ``Runner`` training run in this process,
 then feature extraction (train split = kNN bank / probe training set, val
 split = queries) of the trained and of the randomly initialised model.
-Features: ResNets average-pool their last map; ViTs average all output
-tokens (the same for every ViT method: MAE-style class tokens get no direct
-training signal). Each run writes ``<work_dir>/runs/<method>_s<seed>.json``
-atomically; finished runs are skipped on a rerun, and processes running
-different seeds can share a work dir.
+Features: ResNets average-pool their last map; ViTs give their class
+token (the same for every ViT method; MAE's linear-probe protocol). Each
+run writes ``<work_dir>/runs/<method>_s<seed>.json`` atomically; finished
+runs are skipped on a rerun, and processes running different seeds can
+share a work dir.
 """
 import math
 import statistics
@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 BENCH = 'configs/ssl_benchmark'
-TINY = '_fair_1xb32-200it_synthetic-imagenet.py'
+TINY = '_fair_1xb32-200it_synthetic-imagenet.py'  # ResNet + SGD group
+TINY_VIT = '_fair_1xb32-1000it_synthetic-imagenet.py'  # ViT + AdamW group
 # name -> (config, group, method whose checkpoint of the same seed is the
 # frozen teacher, config key of the teacher checkpoint)
 METHODS = {
@@ -30,18 +31,18 @@ METHODS = {
     'Barlow Twins': (f'{BENCH}/barlowtwins_resnet18-tiny{TINY}',
                      'ResNet+SGD', None),
     'UniGrad': (f'{BENCH}/unigrad_resnet18-tiny{TINY}', 'ResNet+SGD', None),
-    'MAE': (f'{BENCH}/mae_vit-nano-p8-tiny{TINY}', 'ViT+AdamW', None),
-    'BEiT v2': (f'{BENCH}/beitv2_vit-nano-p8-tiny{TINY}', 'ViT+AdamW',
+    'MAE': (f'{BENCH}/mae_vit-nano-p8-tiny{TINY_VIT}', 'ViT+AdamW', None),
+    'BEiT v2': (f'{BENCH}/beitv2_vit-nano-p8-tiny{TINY_VIT}', 'ViT+AdamW',
                 None),
-    'SIM': (f'{BENCH}/sim_vit-nano-p8-tiny{TINY}', 'ViT+AdamW', None),
+    'SIM': (f'{BENCH}/sim_vit-nano-p8-tiny{TINY_VIT}', 'ViT+AdamW', None),
     'MaskDistill': (f'{BENCH}/maskdistill_vit-nano-p8-tiny_mae-teacher'
-                    f'{TINY}', 'ViT+AdamW', 'MAE'),
-    'G2SD': (f'{BENCH}/g2sd_vit-nano-p8-tiny_mae-teacher{TINY}',
+                    f'{TINY_VIT}', 'ViT+AdamW', 'MAE'),
+    'G2SD': (f'{BENCH}/g2sd_vit-nano-p8-tiny_mae-teacher{TINY_VIT}',
              'ViT+AdamW', 'MAE'),
-    'FLIP': (f'{BENCH}/flip_vit-nano-p8-tiny{TINY}', 'ViT+AdamW', None),
+    'FLIP': (f'{BENCH}/flip_vit-nano-p8-tiny{TINY_VIT}', 'ViT+AdamW', None),
 }
 TEACHER_KEY = 'teacher_checkpoint'  # top-level config variable
-FEAT_REDUCE = {'ResNet+SGD': 'avgpool', 'ViT+AdamW': 'mean'}
+FEAT_REDUCE = {'ResNet+SGD': 'avgpool', 'ViT+AdamW': 'cls'}
 
 
 def rebase(node, old, new):

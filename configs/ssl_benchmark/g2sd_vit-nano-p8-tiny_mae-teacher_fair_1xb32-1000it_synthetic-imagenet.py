@@ -11,7 +11,7 @@ _base_ = './_base_/fair-mim_tiny_synthetic-imagenet.py'
 custom_imports = dict(imports=['projects.ssl_eval', 'projects.g2sd'],
                       allow_failed_imports=False)
 
-teacher_checkpoint = 'work_dirs/ssl_benchmark/mae/iter_200.pth'
+teacher_checkpoint = 'work_dirs/ssl_benchmark/mae/iter_1000.pth'
 mae_decoder = dict(type='MAEPretrainDecoder',
                    num_patches={{_base_.num_patches}},
                    patch_size={{_base_.patch_size}}, in_chans=3,

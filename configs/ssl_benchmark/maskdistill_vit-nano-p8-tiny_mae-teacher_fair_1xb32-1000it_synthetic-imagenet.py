@@ -6,13 +6,13 @@
 # benchmark run and seed (the fair MAE config's backbone, same ViT shape),
 # loaded from `teacher_checkpoint` (tools/analysis_tools/benchmark_ssl.py
 # sets it; standalone: --cfg-options
-# model.teacher.init_cfg.checkpoint=work_dirs/mae/iter_200.pth).
+# model.teacher.init_cfg.checkpoint=work_dirs/mae/iter_1000.pth).
 # 10 of 25 patches masked (40 %, as the paper's 75 / 196).
 _base_ = './_base_/fair-mim_tiny_synthetic-imagenet.py'
 custom_imports = dict(imports=['projects.ssl_eval', 'projects.maskdistill'],
                       allow_failed_imports=False)
 
-teacher_checkpoint = 'work_dirs/ssl_benchmark/mae/iter_200.pth'
+teacher_checkpoint = 'work_dirs/ssl_benchmark/mae/iter_1000.pth'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=40, crop_ratio_range=(0.2, 1.),
