@@ -5,10 +5,11 @@ types for ``torch.load(weights_only=True)`` and replaces mmengine's
 ``pkg_resources`` package look-ups, so resume, ``load_checkpoint`` and
 ``mmdet::`` config bases work on torch >= 2.6 and setuptools >= 82; it also
 resolves ``mmdet::`` model config names without re-reading every metafile
-(``config_lookup``), and lets ``--launcher pytorch`` run on CPU-only
-machines with gloo (``cpu_distributed``).
+(``config_lookup``), lets ``--launcher pytorch`` run on CPU-only
+machines with gloo (``cpu_distributed``), and puts back SciPy's removed
+``interp2d`` for the gridded use of mmpretrain / mmseg (``interp2d``).
 """
-from . import (checkpoint_policy, config_lookup, cpu_distributed,
+from . import (checkpoint_policy, config_lookup, cpu_distributed, interp2d,
                package_lookup)
 from .checkpoint_policy import UnsafeCheckpointError, load_checkpoint_file
 
@@ -19,6 +20,7 @@ def install():
     config_lookup.install()
     checkpoint_policy.install()
     cpu_distributed.install()
+    interp2d.install()
 
 
 install()
