@@ -34,34 +34,9 @@
 #       maskdistill=work_dirs/ssl_benchmark_v3/maskdistill/seed0/iter_1000.pth \
 #       --seeds 0 1 2 --work-dir work_dirs/ssl_transfer_v3_beit
 #
-# Known issue (SciPy >= 1.14, this venv has 1.17): mmpretrain resizes the
-# relative position bias table with scipy.interpolate.interp2d, which SciPy
-# 1.14 removed, so loading a raw 5 x 5 checkpoint fails (NotImplementedError)
-# until projects/stack_compat replaces it. Meanwhile pre-resize the table
-# (mmpretrain's own function, interp2d's cubic spline on the regular grid
-# as RectBivariateSpline) and pass the converted checkpoints instead:
-#   .venv/bin/python - SRC.pth DST.pth [SRC DST ...] <<'PY'
-#   import sys, numpy as np, scipy.interpolate as si, torch
-#   from mmpretrain.models.utils.embed import \
-#       resize_relative_position_bias_table
-#   from projects.stack_compat import load_checkpoint_file  # weights only
-#   class Interp2d:  # interp2d(x, y, z, 'cubic')(xn, yn), regular grid
-#       def __init__(self, x, y, z, kind='cubic'):
-#           self.f = si.RectBivariateSpline(np.asarray(y), np.asarray(x),
-#                                           np.asarray(z), s=0)
-#       def __call__(self, xn, yn):
-#           return self.f(np.asarray(yn), np.asarray(xn))
-#   si.interp2d = Interp2d
-#   for src, dst in zip(sys.argv[1::2], sys.argv[2::2]):
-#       sd = load_checkpoint_file(src, 'cpu')['state_dict']
-#       key = 'backbone.rel_pos_bias.relative_position_bias_table'
-#       t = sd[key]  # (2 * 5 - 1)^2 + 3 rows -> (2 * 16 - 1)^2 + 3
-#       new = resize_relative_position_bias_table(9, 31, t[:-3], t.shape[1])
-#       sd[key] = torch.cat([new, t[-3:]])
-#       sd.pop('backbone.rel_pos_bias.relative_position_index')  # rebuilt
-#       torch.save({'state_dict': sd}, dst)
-#   PY
-# (work_dirs/ssl_transfer_v3_beit_ckpts/*_rpb16.pth were made so.)
+# The 5 x 5 table is resized by mmpretrain's resize_relative_position_bias_
+# table, which calls scipy's interp2d (removed in SciPy 1.14):
+# projects.stack_compat (imported by the tools) provides it again.
 _base_ = './transfer_vit-nano-p8_fair-pre_retinanet-300it_synthetic-coco.py'
 
 description = 'fair-benchmark ViT-nano p8 (BEiTPretrainViT family) -> ' \

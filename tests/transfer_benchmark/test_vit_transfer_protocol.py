@@ -3,11 +3,11 @@
 synthetic-coco.py): they load, and a randomly initialised fair MAE / BEiT v2
 checkpoint loads into the downstream RetinaNet built from the generated run
 config with every backbone key matched and the position tables resized
-(5 x 5 pre-training tokens -> 16 x 16). No training, no data, no work_dirs.
+(5 x 5 pre-training tokens -> 16 x 16; BEiT's table through
+projects.stack_compat's interp2d). No training, no data, no work_dirs.
 """
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -23,25 +23,6 @@ MAE = ('configs/ssl_benchmark/'
        'mae_vit-nano-p8-tiny_fair_1xb32-1000it_synthetic-imagenet.py')
 BEITV2 = ('configs/ssl_benchmark/'
           'beitv2_vit-nano-p8-tiny_fair_1xb32-1000it_synthetic-imagenet.py')
-
-
-@pytest.fixture
-def interp2d_compat(monkeypatch):
-    """mmpretrain resizes BEiT's relative position bias table with
-    ``scipy.interpolate.interp2d(kind='cubic')``, removed in SciPy 1.14;
-    stand in the same cubic interpolating spline on the regular grid."""
-    import scipy.interpolate as si
-
-    class Interp2d:
-        def __init__(self, x, y, z, kind='cubic'):
-            assert kind == 'cubic'
-            self.spline = si.RectBivariateSpline(
-                np.asarray(y), np.asarray(x), np.asarray(z), s=0)
-
-        def __call__(self, xnew, ynew):
-            return self.spline(np.asarray(ynew), np.asarray(xnew))
-
-    monkeypatch.setattr(si, 'interp2d', Interp2d)
 
 
 def random_init_checkpoint(config, path):
@@ -129,8 +110,7 @@ def test_mae_checkpoint_loads_into_vit_retinanet(tmp_path):
     assert [f.shape[-1] for f in feats] == [64, 32, 16, 8, 4]  # strides 2-32
 
 
-def test_beit_checkpoint_loads_into_beit_retinanet(tmp_path,
-                                                   interp2d_compat):
+def test_beit_checkpoint_loads_into_beit_retinanet(tmp_path):
     ckpt = random_init_checkpoint(BEITV2, tmp_path / 'random_init_beit.pth')
     model = downstream(BEIT, ckpt, tmp_path)
     bb, state = model.backbone, backbone_state(ckpt)
@@ -155,14 +135,3 @@ def test_beit_checkpoint_loads_into_beit_retinanet(tmp_path,
             assert torch.equal(loaded[k], v), k
     feats = model.neck(model.backbone(torch.zeros(1, 3, 128, 128)))
     assert [f.shape[-1] for f in feats] == [64, 32, 16, 8, 4]
-
-
-@pytest.mark.xfail(raises=NotImplementedError, strict=False,
-                   reason='mmpretrain resizes the relative position bias '
-                   'table with scipy.interpolate.interp2d, removed in SciPy '
-                   '1.14 (no stack_compat fix yet)')
-def test_beit_table_resize_without_compat():
-    from mmpretrain.models.utils.embed import \
-        resize_relative_position_bias_table
-    out = resize_relative_position_bias_table(9, 31, torch.zeros(81, 4), 4)
-    assert out.shape == (31 * 31, 4)
