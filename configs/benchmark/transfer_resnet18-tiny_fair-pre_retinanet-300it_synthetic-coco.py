@@ -10,33 +10,13 @@
 #       configs/benchmark/transfer_resnet18-tiny_fair-pre_retinanet-300it_synthetic-coco.py \
 #       --pretrained byol=work_dirs/ssl_benchmark/byol/seed0/iter_200.pth \
 #       --seeds 0 1 2
+_base_ = './_base_/fair-pre_synthetic-coco-300it.py'
+
 description = 'fair-benchmark ResNet-18 (1/4 width) -> RetinaNet, ' \
     'synthetic COCO, 300 iterations'
-pretrained_prefix = 'backbone.'
 
-_root = 'data/synthetic_coco_transfer/'
-data = [dict(kind='coco', out=_root, num_train=240, num_val=100)]
-
-_iters = 300  # helper variables start with an underscore
+# merged into the shared settings of the base
 settings = {
-    'randomness.seed': 0,
-    'train_cfg.max_iters': _iters,
-    'train_cfg.val_interval': _iters,
-    'train_dataloader.batch_size': 4,
-    'train_dataloader.num_workers': 0,
-    'train_dataloader.persistent_workers': False,
-    'train_dataloader.dataset.data_root': _root,
-    'val_dataloader.num_workers': 0,
-    'val_dataloader.persistent_workers': False,
-    'val_dataloader.dataset.data_root': _root,
-    'test_dataloader.num_workers': 0,
-    'test_dataloader.persistent_workers': False,
-    'test_dataloader.dataset.data_root': _root,
-    'val_evaluator.ann_file': _root + 'annotations/instances_val2017.json',
-    'test_evaluator.ann_file': _root + 'annotations/instances_val2017.json',
-    'default_hooks.logger.interval': 50,
-    'default_hooks.checkpoint.interval': _iters,
-    'default_hooks.checkpoint.max_keep_ckpts': 1,
     'model.backbone.stem_channels': 16,
     'model.backbone.base_channels': 16,
     'model.backbone.frozen_stages': -1,

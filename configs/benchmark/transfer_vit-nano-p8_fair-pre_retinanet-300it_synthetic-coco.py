@@ -48,40 +48,21 @@
 #       g2sd=work_dirs/ssl_benchmark_v3/g2sd/seed0/iter_1000.pth \
 #       flip=work_dirs/ssl_benchmark_v3/flip/seed0/iter_1000.pth \
 #       --seeds 0 1 2 --work-dir work_dirs/ssl_transfer_v3_vit
+_base_ = './_base_/fair-pre_synthetic-coco-300it.py'
+
 description = 'fair-benchmark ViT-nano p8 (MAEViT family) -> RetinaNet ' \
     'SimpleFPN, synthetic COCO, 300 iterations'
-pretrained_prefix = 'backbone.'
 
-_root = 'data/synthetic_coco_transfer/'
-data = [dict(kind='coco', out=_root, num_train=240, num_val=100)]
-
-_iters = 300  # helper variables start with an underscore
+_iters = 300  # the base's iterations
 _warmup = 30  # the config's 10 % (10 of 100 iterations)
+# merged into the shared settings of the base
 settings = {
-    'randomness.seed': 0,
-    'train_cfg.max_iters': _iters,
-    'train_cfg.val_interval': _iters,
     'param_scheduler': [
         dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
              end=_warmup),
         dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=_iters,
              eta_min=1e-5),
     ],
-    'train_dataloader.batch_size': 4,
-    'train_dataloader.num_workers': 0,
-    'train_dataloader.persistent_workers': False,
-    'train_dataloader.dataset.data_root': _root,
-    'val_dataloader.num_workers': 0,
-    'val_dataloader.persistent_workers': False,
-    'val_dataloader.dataset.data_root': _root,
-    'test_dataloader.num_workers': 0,
-    'test_dataloader.persistent_workers': False,
-    'test_dataloader.dataset.data_root': _root,
-    'val_evaluator.ann_file': _root + 'annotations/instances_val2017.json',
-    'test_evaluator.ann_file': _root + 'annotations/instances_val2017.json',
-    'default_hooks.logger.interval': 50,
-    'default_hooks.checkpoint.interval': _iters,
-    'default_hooks.checkpoint.max_keep_ckpts': 1,
     # the fair ViT (mim_arch, patch 8) at 128 px: 16 x 16 tokens
     'model.backbone.arch': dict(embed_dims=64, num_layers=4, num_heads=4,
                                 feedforward_channels=128),
