@@ -8,7 +8,9 @@ Swin checkpoints loaded at another resolution) and mmseg (``BEiT`` /
 ``interp2d`` fitted an interpolating (``s=0``) tensor-product spline,
 which is what :class:`scipy.interpolate.RectBivariateSpline` computes;
 :func:`install` puts this equivalent in place where ``interp2d`` is the
-removed stub. Scattered (non-grid) data is refused in one line.
+removed stub. Outside the grid both give the nearest edge value
+(interp2d's default); scattered data, ``bounds_error`` and ``fill_value``
+are refused in one line.
 """
 import numpy as np
 from scipy import interpolate
@@ -21,7 +23,13 @@ class GridInterp2d:
     ``z`` of shape ``(len(y), len(x))``; calling it with 1-D ``xn``, ``yn``
     returns the ``(len(yn), len(xn))`` values, as ``interp2d`` did."""
 
-    def __init__(self, x, y, z, kind='linear', **kwargs):
+    def __init__(self, x, y, z, kind='linear', copy=True,
+                 bounds_error=False, fill_value=None):
+        if bounds_error or fill_value is not None:
+            raise NotImplementedError(
+                'interp2d (removed in SciPy 1.14) is replaced with its '
+                'default outside the grid only (nearest edge value): '
+                f'got bounds_error={bounds_error}, fill_value={fill_value}')
         if kind not in DEGREE:
             raise ValueError(f'interp2d: kind must be one of '
                              f'{sorted(DEGREE)}, got {kind!r}')

@@ -27,6 +27,16 @@ def test_cubic_spline_reproduces_a_cubic():
         atol=1e-10)
 
 
+def test_outside_the_grid_is_the_nearest_edge_value():
+    x = np.array([0., 1., 2., 3.])
+    z = np.add.outer(x ** 2, x ** 3)  # z[row y, column x]
+    spline = GridInterp2d(x, x, z, kind='cubic')
+    np.testing.assert_allclose(spline([-1., 4.], [1.5]),
+                               [[1.5 ** 2, 1.5 ** 2 + 27.]], atol=1e-10)
+    with pytest.raises(NotImplementedError, match='fill_value=0.0'):
+        GridInterp2d(x, x, z, fill_value=0.)
+
+
 def test_scattered_data_is_refused():
     with pytest.raises(NotImplementedError, match='gridded data only'):
         GridInterp2d([0., 1., 2.], [0., 1., 2.], [0., 1., 2.])
